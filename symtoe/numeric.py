@@ -1,0 +1,238 @@
+"""Torch evaluation of the sharing pattern: dense, COO and CSR matrices.
+
+The values of every nonzero entry are one ``index_select`` of the weight laid
+out as ``W2[o, c*K + tap]`` with the pattern's template (plus one more per
+folded tap under reflect / replicate / circular padding); the indices come
+from the cached pattern and are kept on the weight's device.  So a new weight
+costs a gather, the result is differentiable in the weight and bias, and
+leading batch dimensions of the weight give batched matrices.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import torch
+
+from .counts import count_parameters
+from .pattern import sharing_pattern
+from .spec import ConvSpec
+
+__all__ = ["numeric_matrix", "LAYOUTS"]
+
+LAYOUTS = ("dense", "coo", "csr")
+_INT32_MAX = 2**31 - 1
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes that can still be allocated on ``device`` (best effort)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
+
+
+def _check_fits(nbytes: int, device: torch.device, what: str, advice: str) -> None:
+    available = available_memory(device)
+    if nbytes > available:
+        raise ValueError(
+            f"{what} would need {nbytes / 2**30:.3g} GiB, more than the "
+            f"{available / 2**30:.3g} GiB available on {device}; {advice}"
+        )
+
+
+@lru_cache(maxsize=8)
+def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str) -> dict:
+    """Index tensors of a spec on a device, cached (the pattern is per spec)."""
+    pattern = sharing_pattern(spec)
+    rows, cols = spec.matrix_shape
+    out = {"template": torch.tensor(pattern.template_weight, device=device)}
+    as_tensor = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+    if not augmented:
+        if layout == "dense":
+            out["flat"] = as_tensor((pattern.row_indices() * cols + pattern.col_indices()).ravel())
+        elif layout == "coo":
+            out["indices"] = as_tensor(
+                np.stack([pattern.row_indices().ravel(), pattern.col_indices().ravel()])
+            )
+        else:
+            dtype = np.int32 if pattern.nnz <= _INT32_MAX and cols < _INT32_MAX else np.int64
+            out["crow"] = as_tensor(pattern.crow_indices(dtype))
+            out["col"] = as_tensor(pattern.col_indices(dtype).ravel())
+        return out
+
+    # [[T, b], [0, 1]]: each row's bias entry goes last, so T's entries shift
+    # by their row number and CSR order is kept.
+    nnz = pattern.nnz
+    crow = pattern.crow_indices()
+    per_row = np.diff(crow)
+    value_pos = np.arange(nnz) + np.repeat(np.arange(rows), per_row)
+    total = nnz + rows + 1
+    col = np.full(total, cols)
+    col[value_pos] = pattern.col_indices().ravel()
+    row = np.concatenate([np.repeat(np.arange(rows), per_row + 1), [rows]])
+    out["value_pos"] = as_tensor(value_pos)
+    out["bias_pos"] = as_tensor(crow[1:] + np.arange(rows))
+    if layout == "dense":
+        out["flat"] = as_tensor(row * (cols + 1) + col)
+    elif layout == "coo":
+        out["indices"] = as_tensor(np.stack([row, col]))
+    else:
+        dtype = np.int32 if total <= _INT32_MAX and cols < _INT32_MAX else np.int64
+        out["crow"] = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
+        out["col"] = as_tensor(col.astype(dtype))
+    return out
+
+
+def _as_weight(spec: ConvSpec, weight, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+    tensor = weight if isinstance(weight, torch.Tensor) else torch.as_tensor(weight)
+    if tuple(tensor.shape[tensor.ndim - len(shape):]) != shape or tensor.ndim < len(shape):
+        raise ValueError(
+            f"{name} must have shape {shape} (optionally with leading batch "
+            f"dimensions), but got {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def numeric_matrix(
+    spec: ConvSpec,
+    weight,
+    *,
+    layout: str = "dense",
+    bias=None,
+    augmented: bool = False,
+) -> torch.Tensor:
+    """The layer's matrix as a torch tensor (dense, COO or CSR).
+
+    Entry rule as :func:`symtoe.symbolic_matrix`: ``T[(o, *i), (c, *m)]`` is
+    the sum of the weights whose tap reads input ``m`` from output ``i``.
+    ``numeric_matrix(spec, w) @ x.flatten()`` equals ``F.conv{1,2,3}d(x, w,
+    stride, padding, dilation, groups).flatten()`` (``F.pad(x,
+    spec.torch_padding, mode)`` first for a non-zero ``padding_mode``;
+    ``F.conv_transpose{1,2,3}d`` when ``spec.transposed``).
+
+    Parameters
+    ----------
+    spec : ConvSpec
+    weight : torch.Tensor or array-like, shape ``(*batch, *spec.weight_shape)``
+        The matrix has the weight's dtype and device and is differentiable in
+        it.  Leading batch dimensions give a batch of matrices (per-example
+        kernels).
+    layout : {"dense", "coo", "csr"}
+    bias : tensor of shape ``(*batch, out_channels)``, optional
+        Only with ``augmented=True``.
+    augmented : bool
+        The homogeneous matrix ``[[T, b], [0, 1]]`` of ``x -> T x + b``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> spec = ConvSpec(1, 1, 3, input_size=5)
+    >>> numeric_matrix(spec, torch.tensor([[[1., 2., 3.]]]))
+    tensor([[1., 2., 3., 0., 0.],
+            [0., 1., 2., 3., 0.],
+            [0., 0., 1., 2., 3.]])
+
+    A dense matrix that would not fit in memory is refused with a ValueError
+    that says to use ``layout="csr"``.
+    """
+    if not isinstance(spec, ConvSpec):
+        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, but got {layout!r}")
+    if bias is not None and not augmented:
+        raise ValueError(
+            "bias is only part of the augmented matrix: pass augmented=True, "
+            "or add the bias vector to T @ x yourself"
+        )
+    weight = _as_weight(spec, weight, "weight", spec.weight_shape)
+    batch = tuple(weight.shape[: weight.ndim - len(spec.weight_shape)])
+    if augmented:
+        if bias is None:
+            if spec.bias:
+                raise ValueError(
+                    "bias must be given when spec.bias is True and augmented=True"
+                )
+            bias = weight.new_zeros(*batch, spec.out_channels)
+        bias = _as_weight(spec, bias, "bias", spec.bias_shape)
+        bias = torch.broadcast_to(bias.to(weight.device, weight.dtype), (*batch, spec.out_channels))
+
+    rows, cols = spec.matrix_shape
+    n_rows, n_cols = rows + augmented, cols + augmented
+    nnz = count_parameters(spec).nonzeros
+    n_batch = math.prod(batch)
+    itemsize = weight.element_size()
+    if layout == "dense":
+        _check_fits(
+            n_batch * n_rows * n_cols * itemsize,
+            weight.device,
+            f"the dense {n_rows} x {n_cols} matrix" + (f" (batch {batch})" if batch else ""),
+            "use layout='csr'",
+        )
+    else:
+        _check_fits(
+            (n_batch * (itemsize + 8) + 24) * (nnz + n_rows + 1),
+            weight.device,
+            f"the {layout} matrix with {nnz} nonzeros",
+            "use count_parameters(spec) for its sizes, or a smaller layer",
+        )
+
+    idx = _indices(spec, weight.device, augmented, layout)
+    pattern = sharing_pattern(spec)
+    w2 = pattern.weight_matrix(weight)
+    template = idx["template"]
+    if len(template) > 1:  # folded taps: absent ones read an appended zero
+        w2 = torch.cat([w2, w2.new_zeros(*w2.shape[:-1], 1)], dim=-1)
+    values = w2.index_select(-1, template[0])
+    for extra in template[1:]:
+        values = values + w2.index_select(-1, extra)
+    values = values.reshape(*batch, nnz)
+    if augmented:
+        full = values.new_zeros(*batch, nnz + rows + 1)
+        full = full.index_copy(-1, idx["value_pos"], values)
+        column = bias.repeat_interleave(math.prod(spec.output_size), dim=-1)
+        full = full.index_copy(-1, idx["bias_pos"], column)
+        full[..., -1] = 1
+        values = full
+
+    if layout == "dense":
+        dense = values.new_zeros(*batch, n_rows * n_cols)
+        dense = dense.index_copy(-1, idx["flat"], values)
+        return dense.reshape(*batch, n_rows, n_cols)
+    if layout == "coo":
+        indices = idx["indices"]
+        if batch:
+            grid = torch.cartesian_prod(
+                *(torch.arange(b, device=weight.device) for b in batch),
+                torch.arange(indices.shape[1], device=weight.device),
+            ).reshape(-1, len(batch) + 1).T
+            indices = torch.cat([grid[:-1], indices[:, grid[-1]]])
+        return torch.sparse_coo_tensor(
+            indices,
+            values.reshape(-1),
+            (*batch, n_rows, n_cols),
+            is_coalesced=True,
+            check_invariants=False,
+        )
+    crow, col = idx["crow"], idx["col"]
+    if batch:
+        crow = crow.expand(*batch, -1).contiguous()
+        col = col.expand(*batch, -1).contiguous()
+    with warnings.catch_warnings():  # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            crow, col, values, (*batch, n_rows, n_cols), check_invariants=False
+        )
