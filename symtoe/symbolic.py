@@ -29,7 +29,8 @@ MAX_SYMBOLIC_NONZEROS = 5_000_000
 
 def weight_symbols(spec: ConvSpec, name: str = "w") -> np.ndarray:
     """Default weights: an object array of ``spec.weight_shape`` holding
-    ``sympy.Indexed`` symbols ``w[o, i, r, s]`` (LaTeX ``w_{o,i,r,s}``).
+    ``sympy.Indexed`` symbols ``w[o, i, r, s]`` (LaTeX ``{w}_{o,i,r,s}``, which
+    renders as :math:`w_{o,i,r,s}`), equal to ``sympy.IndexedBase('w')[o, i, r, s]``.
 
     When the layer has one output and one input channel per group the channel
     indices are left out (``w[r, s]``), as in textbook examples.

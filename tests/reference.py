@@ -20,6 +20,8 @@ CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 def torch_forward(spec, x, weight, bias=None):
     """torch's output of the layer on ``x`` of shape (batch, C_in, *input_size)."""
+    if spec.flip:  # true convolution: the kernel reversed along every spatial axis
+        weight = weight.flip(tuple(range(2, 2 + spec.rank)))
     if spec.transposed:
         return CONV_T[spec.rank](
             x,
@@ -31,8 +33,6 @@ def torch_forward(spec, x, weight, bias=None):
             groups=spec.groups,
             dilation=spec.dilation,
         )
-    if spec.flip:
-        weight = weight.flip(tuple(range(2, 2 + spec.rank)))
     symmetric = all(a == b for a, b in spec.padding)
     if spec.padding_mode == "zeros" and symmetric:
         padding = tuple(p for p, _ in spec.padding)

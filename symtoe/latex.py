@@ -1,0 +1,245 @@
+r"""LaTeX of a layer's matrix: ``w_{o,i,r,s}`` entries, block lines, elision.
+
+The rows of a layer's matrix are ``(c_out, *output position)`` and its columns
+``(c_in, *input position)`` (row-major).  The matrix is a block matrix over
+channel pairs, and inside each block a multilevel block-Toeplitz matrix over
+the spatial axes.  :func:`to_latex` draws channel blocks with double lines and
+the outermost spatial level (blocks of ``prod(size[1:])`` rows / columns) with
+single lines; large matrices keep their first and last rows and columns with
+``\vdots``, ``\cdots`` and ``\ddots`` between.  Only the shown entries are
+built, from the per-axis patterns, so a 64-channel ImageNet layer prints at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import sympy
+
+from .spec import ConvSpec
+
+__all__ = ["to_latex"]
+
+_PREAMBLE = r"""\documentclass{article}
+\usepackage{amsmath}
+\usepackage[paperwidth=%(width).1fcm,paperheight=%(height).1fcm,margin=0.5cm]{geometry}
+\pagestyle{empty}
+\begin{document}
+\[
+%(body)s
+\]
+\end{document}
+"""
+
+
+def _shown(n: int, limit: int) -> tuple[np.ndarray, int | None]:
+    """Indices kept of ``n`` and the position of the elision mark (or None)."""
+    if n <= limit:
+        return np.arange(n), None
+    head = (limit - 1 + 1) // 2
+    tail = limit - 1 - head
+    return np.concatenate([np.arange(head), np.arange(n - tail, n)]), head
+
+
+def _boundaries(index: np.ndarray, gap, channel: int, level: int | None) -> list[str]:
+    """Separator after each shown index: '' , '|' (spatial level) or '||' (channel)."""
+    sep = [""] * len(index)
+    for a in range(len(index) - 1):
+        if gap is not None and a + 1 == gap:
+            continue
+        lo, hi = index[a], index[a + 1]
+        if channel and lo // channel != hi // channel:
+            sep[a] = "||"
+        elif level and lo // level != hi // level:
+            sep[a] = "|"
+    return sep
+
+
+def _pair_taps(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray):
+    """Weights ``p`` of every entry ``(rows[a], cols[a])``: returns (a, p) arrays.
+
+    Reads the per-axis patterns only (the matrix is their product times the
+    channel blocks), so it costs O(shown entries), whatever the layer's size.
+    """
+    from .pattern import axis_patterns
+
+    out_sp, in_sp = spec.output_size, spec.input_size
+    o, r_flat = np.divmod(rows, math.prod(out_sp))
+    c, m_flat = np.divmod(cols, math.prod(in_sp))
+    r_axes = np.unravel_index(r_flat, out_sp)
+    m_axes = np.unravel_index(m_flat, in_sp)
+    cog, cg = spec.out_channels // spec.groups, spec.in_channels // spec.groups
+    ok = o // cog == c // cg
+    per_axis = []
+    for ap, r, m in zip(axis_patterns(spec), r_axes, m_axes, strict=False):
+        match = (ap.cols[r] == m[:, None]) & ap.valid[r]  # (pairs, slots)
+        ok &= match.any(axis=1)
+        per_axis.append(ap.taps[r, match.argmax(axis=1)])  # (pairs, multiplicity)
+    tap = np.zeros((len(rows), 1), dtype=np.int64)
+    present = np.ones((len(rows), 1), dtype=bool)
+    for taps, k in zip(per_axis, spec.kernel_size, strict=False):  # all fold combinations
+        tap = (tap[:, :, None] * k + taps[:, None, :]).reshape(len(rows), -1)
+        present = (present[:, :, None] & (taps >= 0)[:, None, :]).reshape(len(rows), -1)
+    k_total = math.prod(spec.kernel_size)
+    if spec.transposed:
+        p = (c[:, None] * cog + (o % cog)[:, None]) * k_total + tap
+    else:
+        p = (o[:, None] * cg + (c % cg)[:, None]) * k_total + tap
+    keep = present & ok[:, None]
+    return np.broadcast_to(np.arange(len(rows))[:, None], keep.shape)[keep], p[keep]
+
+
+def _entries_from_spec(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray, name: str):
+    """LaTeX of the entries ``(rows[a], cols[b])`` of the spec's matrix, as a dict."""
+    r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
+    pair, p = _pair_taps(spec, r, c)
+    base = sympy.IndexedBase(name)
+    shape = spec.weight_shape
+    skip = 2 if shape[:2] == (1, 1) else 0  # as symtoe.symbolic.weight_symbols
+    index = np.stack(np.unravel_index(p, shape), axis=1)[:, skip:]
+    terms = {}
+    for a, idx in zip(pair.tolist(), index.tolist(), strict=False):  # shown entries only
+        terms.setdefault((int(r[a]), int(c[a])), []).append(base[tuple(idx)])
+    return {key: _latex(sympy.Add(*v), name) for key, v in terms.items()}
+
+
+def _latex(expr, name: str = "w") -> str:
+    """sympy's LaTeX, with ``{w}_{0,1}`` written ``w_{0,1}``."""
+    return sympy.latex(expr).replace(f"{{{name}}}_", f"{name}_")
+
+
+def _entries_from_matrix(matrix, rows: np.ndarray, cols: np.ndarray):
+    out = {}
+    for a in rows.tolist():
+        for b in cols.tolist():
+            value = matrix[a, b]
+            if value != 0:
+                out[(a, b)] = _latex(sympy.sympify(value))
+    return out
+
+
+def to_latex(
+    spec_or_matrix,
+    weight=None,
+    *,
+    max_rows: int = 24,
+    max_cols: int = 24,
+    blocks: bool = True,
+    zero: str = "0",
+    name: str = "w",
+    standalone: bool = False,
+) -> str:
+    r"""LaTeX of a layer's matrix (or of any matrix), with block lines and elision.
+
+    Parameters
+    ----------
+    spec_or_matrix : ConvSpec, sympy Matrix or 2-D array
+        A spec prints its symbolic matrix (``w_{o,i,r,s}`` entries, channel
+        indices dropped for a single-channel layer, folded taps summed as in
+        :func:`~symtoe.symbolic.symbolic_matrix`).
+    weight : array-like of shape ``spec.weight_shape``, optional
+        Values for the weights (sympy expressions or exact numbers) instead of
+        symbols; only with a spec.
+    max_rows, max_cols : int
+        Larger matrices keep their first and last rows / columns with
+        ``\vdots`` / ``\cdots`` (and ``\ddots``) in between.
+    blocks : bool
+        For a spec, separate channel blocks (double lines) and the outermost
+        spatial blocks (single lines).
+    zero : str
+        What to print for structural zeros (``"0"``, ``""`` or ``"\cdot"``).
+    name : str
+        The weight symbol's name.
+    standalone : bool
+        A complete ``article`` document (amsmath, geometry) that ``pdflatex``
+        compiles, instead of the bare ``array``.
+
+    Examples
+    --------
+    >>> print(to_latex(ConvSpec(1, 1, 2, input_size=3)))
+    \left(\begin{array}{ccc}
+    w_{0} & w_{1} & 0 \\
+    0 & w_{0} & w_{1} \\
+    \end{array}\right)
+    >>> print(to_latex(ConvSpec(1, 1, 2, input_size=(2, 3)), zero=""))
+    \left(\begin{array}{ccc|ccc}
+    w_{0,0} & w_{0,1} &  & w_{1,0} & w_{1,1} &  \\
+     & w_{0,0} & w_{0,1} &  & w_{1,0} & w_{1,1} \\
+    \end{array}\right)
+    """
+    for label, value in (("max_rows", max_rows), ("max_cols", max_cols)):
+        if not isinstance(value, int) or value < 3:
+            raise ValueError(f"{label} must be an integer >= 3, but got {value!r}")
+    if isinstance(spec_or_matrix, ConvSpec):
+        spec = spec_or_matrix
+        n_rows, n_cols = spec.matrix_shape
+    else:
+        if weight is not None:
+            raise ValueError("weight must be None unless spec_or_matrix is a ConvSpec")
+        spec = None
+        matrix = spec_or_matrix
+        if not hasattr(matrix, "shape") or len(matrix.shape) != 2:
+            raise ValueError(
+                "spec_or_matrix must be a ConvSpec or a 2-D matrix, but got "
+                f"{type(matrix).__name__}"
+            )
+        n_rows, n_cols = matrix.shape
+
+    rows, row_gap = _shown(n_rows, max_rows)
+    cols, col_gap = _shown(n_cols, max_cols)
+    if spec is not None:
+        if weight is None:
+            entries = _entries_from_spec(spec, rows, cols, name)
+        else:
+            from .symbolic import symbolic_matrix
+
+            sub = symbolic_matrix(spec, weight)
+            entries = _entries_from_matrix(sub, rows, cols)
+        if blocks:
+            out_sp, in_sp = math.prod(spec.output_size), math.prod(spec.input_size)
+            row_sep = _boundaries(
+                rows, row_gap, out_sp if spec.out_channels > 1 else 0,
+                math.prod(spec.output_size[1:]) if spec.rank > 1 else None,
+            )
+            col_sep = _boundaries(
+                cols, col_gap, in_sp if spec.in_channels > 1 else 0,
+                math.prod(spec.input_size[1:]) if spec.rank > 1 else None,
+            )
+        else:
+            row_sep, col_sep = [""] * len(rows), [""] * len(cols)
+    else:
+        entries = _entries_from_matrix(matrix, rows, cols)
+        row_sep, col_sep = [""] * len(rows), [""] * len(cols)
+
+    # column spec, with the elision column
+    colspec, cells_of = "", []
+    for b, sep in enumerate(col_sep):
+        if col_gap is not None and b == col_gap:
+            colspec += "c"
+            cells_of.append(None)
+        colspec += "c" + sep
+        cells_of.append(b)
+
+    def line(a):
+        cells = [
+            (r"\cdots" if row_gap is None or a != "gap" else r"\ddots") if b is None
+            else (r"\vdots" if a == "gap" else entries.get((rows[a], cols[b]), zero))
+            for b in cells_of
+        ]
+        return " & ".join(cells) + r" \\"
+
+    body = [rf"\left(\begin{{array}}{{{colspec}}}"]
+    for a, sep in enumerate(row_sep):
+        if row_gap is not None and a == row_gap:
+            body.append(line("gap"))
+        body.append(line(a))
+        if sep:
+            body.append(r"\hline\hline" if sep == "||" else r"\hline")
+    body.append(r"\end{array}\right)")
+    text = "\n".join(body)
+    if standalone:
+        width = 2.0 + 1.3 * len(cells_of)
+        height = 2.0 + 0.6 * (len(rows) + (row_gap is not None))
+        return _PREAMBLE % {"body": text, "width": max(width, 5), "height": max(height, 3)}
+    return text
