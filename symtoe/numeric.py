@@ -210,7 +210,7 @@ def numeric_matrix(
 
     if layout == "dense":
         dense = values.new_zeros(*batch, n_rows * n_cols)
-        dense = dense.index_copy(-1, idx["flat"], values)
+        dense.index_copy_(-1, idx["flat"], values)  # in place: no second dense copy
         return dense.reshape(*batch, n_rows, n_cols)
     if layout == "coo":
         indices = idx["indices"]

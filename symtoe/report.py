@@ -293,12 +293,12 @@ def parameter_report(model, input_size, *, name: str = "") -> ParameterReport:
     >>> report = parameter_report(nn.Sequential(nn.Conv1d(1, 2, 3), nn.ReLU()), (1, 6))
     >>> print(report)  # doctest: +NORMALIZE_WHITESPACE
     Sequential: input (1, 6), 8 parameters
-    name  kind    input  output  shared  bias  used  dense  nonzeros  dense/shared  MACs
-    ------------------------------------------------------------------------------------
-    0     Conv1d  1x6    2x4          6     2     6     48        24           8.0    24
-    1     ReLU    2x4    2x4
-    ------------------------------------------------------------------------------------
-    total         1x6                 6     2     6     48        24           8.0    24
+    name   kind    input  output  shared  bias  used  dense  nonzeros  dense/shared  MACs
+    -------------------------------------------------------------------------------------
+    0      Conv1d  1x6    2x4          6     2     6     48        24           8.0    24
+    1      ReLU    2x4    2x4
+    -------------------------------------------------------------------------------------
+    total          1x6                 6     2     6     48        24           8.0    24
     """
     import torch
     from torch import nn

@@ -295,11 +295,9 @@ def _operators(spec: ConvSpec, w: torch.Tensor):
             return F.pad(z, tuple(-p for p in pads))
 
     else:  # adjoint of the copy map F.pad(mode): scatter-add, read off autograd
-        x0 = w.new_zeros(1, spec.in_channels, *spec.input_size)
-        _, vjp = torch.func.vjp(lambda x: F.pad(x, pads, mode=mode), x0)
-
         def unpad(z):
-            return vjp(z)[0]
+            x0 = z.new_zeros(z.shape[0], spec.in_channels, *spec.input_size)
+            return torch.func.vjp(lambda x: F.pad(x, pads, mode=mode), x0)[1](z)[0]
 
     def adjoint(y):
         return unpad(F.pad(conv_t(y, w, **kw), tail))

@@ -80,7 +80,7 @@ def naive_matrix(spec, weight):
             c = g * cin_g + ci
             for tap in itertools.product(*(range(k) for k in spec.kernel_size)):
                 wt = tap if not spec.flip else tuple(k - 1 - t for k, t in zip(spec.kernel_size, tap))
-                value = w[c, o % cout_g, *wt] if spec.transposed else w[o, ci, *wt]
+                value = w[(c, o % cout_g, *wt)] if spec.transposed else w[(o, ci, *wt)]
                 if spec.transposed:
                     for i in itertools.product(*(range(n) for n in n_size)):
                         pos = [ia * s - p[0] + t * d for ia, s, p, t, d in zip(

@@ -6,7 +6,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from reference import probe_matrix, torch_forward
 from test_matrices import specs
 from torch.utils.flop_counter import FlopCounterMode
