@@ -1,3 +1,6 @@
+"""``python -m symtoe``: the command line (see :mod:`symtoe.cli`)."""
+
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":
+    raise SystemExit(main())
