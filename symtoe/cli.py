@@ -213,10 +213,8 @@ def _plot(args) -> int:
     return 0
 
 
-def _load_model(target: str):
-    """Call ``module:callable`` or ``path.py:callable`` and return the model."""
-    import importlib
-    import importlib.util
+def _split_target(target: str) -> tuple[str, str]:
+    """Check ``module:callable`` / ``path.py:callable`` before anything is imported."""
     from pathlib import Path
 
     source, sep, attribute = target.rpartition(":")
@@ -224,10 +222,20 @@ def _load_model(target: str):
         raise ValueError(
             f"model must be written module:callable or path.py:callable, but got {target!r}"
         )
+    if source.endswith(".py") and not Path(source).is_file():
+        raise ValueError(f"model file must exist, but {source!r} does not")
+    return source, attribute
+
+
+def _load_model(target: str):
+    """Call ``module:callable`` or ``path.py:callable`` and return the model."""
+    import importlib
+    import importlib.util
+    from pathlib import Path
+
+    source, attribute = _split_target(target)
     if source.endswith(".py"):
         path = Path(source)
-        if not path.is_file():
-            raise ValueError(f"model file must exist, but {source!r} does not")
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(path.resolve().parent))
@@ -270,6 +278,7 @@ def _load_model(target: str):
 
 def _report(args) -> int:
     start = time.perf_counter()
+    _split_target(args.model)
     _progress("loading torch")
     import torch  # noqa: F401  (slow import, before the model's own)
 

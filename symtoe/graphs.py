@@ -17,6 +17,7 @@ import math
 import networkx as nx
 import numpy as np
 
+from .counts import count_parameters
 from .pattern import sharing_pattern
 from .spec import ConvSpec
 
@@ -47,8 +48,8 @@ def sharing_graph(spec: ConvSpec) -> nx.Graph:
     """
     if not isinstance(spec, ConvSpec):
         raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    _check_size(count_parameters(spec).macs, "the sharing graph")  # one edge per tap use
     rows, cols, p = sharing_pattern(spec).triples()
-    _check_size(len(p), "the sharing graph")
     shape = spec.weight_shape
     graph = nx.Graph(spec=spec)
     index = np.stack(np.unravel_index(np.arange(math.prod(shape)), shape), axis=1)
@@ -97,7 +98,7 @@ def connectivity_graph(layers, *, channels: bool = True) -> nx.DiGraph:
                 f"layers must chain, but layer {a} gives {s.out_channels} channels of "
                 f"{s.output_size} and layer {a + 1} takes {t.in_channels} of {t.input_size}"
             )
-    _check_size(sum(sharing_pattern(s).nnz for s in specs), "the connectivity graph")
+    _check_size(sum(count_parameters(s).nonzeros for s in specs), "the connectivity graph")
     graph = nx.DiGraph()
     grids = [(specs[0].in_channels, *specs[0].input_size)]
     grids += [(s.out_channels, *s.output_size) for s in specs]

@@ -13,6 +13,7 @@ built, from the per-axis patterns, so a 64-channel ImageNet layer prints at once
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import sympy
@@ -239,7 +240,13 @@ def to_latex(
     body.append(r"\end{array}\right)")
     text = "\n".join(body)
     if standalone:
-        width = 2.0 + 1.3 * len(cells_of)
+        # page width from the widest entry of each column (~0.17 cm per glyph)
+        glyphs = np.zeros(len(cells_of))
+        for (_, c), value in entries.items():
+            if c in cols:
+                b = cells_of.index(int(np.searchsorted(cols, c)))
+                glyphs[b] = max(glyphs[b], len(re.sub(r"[{}_\\]|frac", "", value)))
+        width = 2.0 + float(np.sum(0.5 + 0.17 * np.maximum(glyphs, 1)))
         height = 2.0 + 0.6 * (len(rows) + (row_gap is not None))
         return _PREAMBLE % {"body": text, "width": max(width, 5), "height": max(height, 3)}
     return text

@@ -387,6 +387,8 @@ def plot_receptive_field(specs, position=None, *, ax=None):
                              label="closed-form field")],
               loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, fontsize=8)
     ax.set_xlabel("input position" + (" (last axis)" if rank == 2 else ""))
-    ax.set_title(f"output {position} of {len(specs)} layer(s): size {field.size}, "
-                 f"stride {field.stride}, padding {field.padding}", fontsize=9)
+    layers = f"{len(specs)} layer" + ("s" if len(specs) > 1 else "")
+    ax.set_title(f"receptive field of output {position} ({layers})\n"
+                 f"size {field.size}, stride {field.stride}, padding {field.padding}",
+                 fontsize=9)
     return fig

@@ -21,6 +21,7 @@ closed form bounds.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -47,13 +48,14 @@ class ReceptiveField:
     padding : tuple of int
         ``P``: output unit 0's field starts at input position ``-P``.
     at : str
-        The layer whose output the field belongs to (``""`` for the input).
+        The layer whose output the field belongs to (``""`` for the input);
+        not compared by ``==``.
     """
 
     size: tuple[int, ...]
     stride: tuple[int, ...]
     padding: tuple[int, ...]
-    at: str = ""
+    at: str = dataclasses.field(default="", compare=False)
 
     @property
     def rank(self) -> int:
@@ -266,8 +268,7 @@ def _traced(model, input_size) -> ReceptiveField:
                 "pool; its receptive field is unknown"
             )
         fields[node] = ReceptiveField._union([fields[n] for n in inputs], at=name)
-        if node.op == "call_module":
-            last = node
+        last = node
     if last is None:
         return ReceptiveField((1,) * rank, (1,) * rank, (0,) * rank)
     return fields[last]
