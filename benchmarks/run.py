@@ -86,18 +86,31 @@ class Settings:
         self.budget_s = 0.3 if quick else 1.5  # per method, after the minimum repeats
         # one-hot probing / jacobians build a dense matrix (and a dense basis)
         self.dense_baseline_bytes = (48 if quick else 1200) * 2**20
-        self.loop_max_s = 0.5 if quick else 20.0
+        self.loop_max_s = 0.5 if quick else 30.0
+        self.dense_max_bytes = 256 * 2**20 if quick else 2**62  # and 1/4 of free memory
         self.symbolic_max_nnz = 40_000 if quick else 500_000
         self.peak_cases = ("D",) if quick else ("D", "E", "F", "G")
 
 
 # --------------------------------------------------------------------------- timing
-def median_time(fn, settings, setup=None, repeats=None):
-    """Median wall time of ``fn()`` after one warm-up; ``setup()`` runs untimed first."""
-    if setup:
-        setup()
-    fn()  # warm-up
+def median_time(fn, settings, setup=None, repeats=None, warmup=True):
+    """Median wall time of ``fn()`` after one warm-up; ``setup()`` runs untimed first.
+
+    Repeats stop after ``settings.max_repeats``, or after the minimum once the
+    time budget is spent; calls that take seconds are repeated less (one
+    timed call when the warm-up took over 2 s, three over 0.3 s).
+    """
     times = []
+    if warmup:
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        first = time.perf_counter() - t0
+        if repeats is None and first > 2.0:
+            repeats = 1
+        elif repeats is None and first > 0.3:
+            repeats = min(3, settings.min_repeats)
     start = time.perf_counter()
     while True:
         if setup:
@@ -113,8 +126,6 @@ def median_time(fn, settings, setup=None, repeats=None):
         if n >= settings.max_repeats:
             break
         if n >= settings.min_repeats and time.perf_counter() - start > settings.budget_s:
-            break
-        if n >= 1 and times[0] > 5 * settings.budget_s:  # heavy: one is enough
             break
     return statistics.median(times), len(times)
 
@@ -229,6 +240,8 @@ def peak_child(case: str, method: str) -> None:
     """
     spec = ConvSpec(**CASES[case][0])
     weight = make_weight(spec)
+    tiny = ConvSpec(1, 1, 3, input_size=(4, 4))
+    build(tiny, make_weight(tiny), method)  # one-time costs of first calls, not the build's
     try:
         base = _status_kib("VmRSS")
         with open("/proc/self/clear_refs", "w") as f:
@@ -275,8 +288,11 @@ def run_case(name, settings, bandwidth, rows_out):
     weights = [make_weight(spec, SEED + k) for k in range(4)]
     cycle = itertools.cycle(weights)
     dense_bytes = n_rows * n_cols * 4
+    dense_limit = min(settings.dense_max_bytes,
+                      numeric.available_memory(torch.device("cpu")) / 4)
 
     def add(method, t, n=None, bound=None, note="", peak=None, ref=None):
+        print(f"  {name} {method}: {fmt_s(t)} {note}", file=sys.stderr, flush=True)
         rows_out.append(dict(case=name, desc=desc, method=method, median_s=t, n=n, bound_s=bound,
                              x_bound=(t / bound if (t is not None and bound) else None),
                              ref=ref, peak_bytes=peak, note=note))
@@ -284,8 +300,8 @@ def run_case(name, settings, bandwidth, rows_out):
     # symtoe builds, cold (every cache cleared before each call)
     csr_t = None
     for layout in ("csr", "coo", "dense"):
-        if layout == "dense" and dense_bytes > numeric.available_memory(torch.device("cpu")) / 4:
-            add(layout + " cold", None, note=f"skipped: dense is {dense_bytes / 2**30:.0f} GiB")
+        if layout == "dense" and dense_bytes > dense_limit:
+            add(layout + " cold", None, note=f"skipped: dense is {dense_bytes / 2**30:.2g} GiB")
             continue
         t, n = median_time(lambda layout=layout: numeric_matrix(spec, weights[0], layout=layout),
                            settings, setup=clear_caches)
@@ -313,7 +329,7 @@ def run_case(name, settings, bandwidth, rows_out):
     values_t = fill_time(nnz, settings)
     add("values alloc+fill", values_t)
     for layout in ("csr", "dense"):
-        if layout == "dense" and dense_bytes > numeric.available_memory(torch.device("cpu")) / 4:
+        if layout == "dense" and dense_bytes > dense_limit:
             continue
         numeric_matrix(spec, weights[0], layout=layout)
         t, n = median_time(lambda layout=layout: numeric_matrix(spec, next(cycle), layout=layout),
@@ -329,7 +345,7 @@ def run_case(name, settings, bandwidth, rows_out):
         add("python loop", None, note=f"skipped: ~{estimate:.0f} s estimated")
     else:
         t, n = median_time(lambda: loop_matrix(spec, weights[0]), settings,
-                           repeats=1 if estimate > 1 else None)
+                           repeats=1 if estimate > 1 else None, warmup=estimate <= 1)
         settings.loop_per_mac = max(per_mac or 0.0, t / macs)
         add("python loop", t, n, ref="this / csr cold")
     for method in ("probe", "jacrev", "jacfwd"):
