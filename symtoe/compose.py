@@ -25,8 +25,9 @@ that padding is the input the one layer reads through its own padding mode.
 
 * layer 2 unpadded (``valid``): always one layer, in layer 1's padding mode;
 * zeros after zeros: exact when, on each side where layer 2 pads, layer 1's
-  outputs just outside its grid would read only padding (layer 1 pads at
-  least ``d1*(k1-1) - s1 + 1`` there, e.g. ``"full"``; or ``k1 = 1``).
+  outputs just outside its grid would read only padding (for stride-1
+  layers: layer 1 pads at least ``d1*(k1-1)`` there, e.g. ``"full"``; or
+  ``k1 = 1``).
   ``"same"`` after ``"same"`` with ``k > 1`` is *not* one layer: the two
   differ on the boundary rows;
 * circular after circular: exact when layer 1's output grid is its input grid
@@ -216,12 +217,16 @@ def _boundary_mismatch(spec2, spec1, combined) -> str | None:
         bad = np.argwhere(two != one)
         if len(bad):
             bi, bl, bj = bad[0]
+
+            def said(src):
+                return "a zero" if src < 0 else f"input {src}"
+
             return (
                 f"the boundary of axis {a} breaks it: output {bi} of layer 2 with taps "
                 f"(l={bl}, j={bj}) reads intermediate position {u[bi, bl, 0]} "
-                f"(layer 2's {m2!r} padding of a grid of {o1}), which reaches input "
-                f"{two[bi, bl, bj]} (-1: a zero), but one layer with "
-                f"padding_mode={combined.padding_mode!r} reads {one[bi, bl, bj]}"
+                f"(layer 2's {m2!r} padding of a grid of {o1}), which gives "
+                f"{said(two[bi, bl, bj])}, but one layer with padding_mode="
+                f"{combined.padding_mode!r} reads {said(one[bi, bl, bj])}"
             )
     return None
 
@@ -284,7 +289,12 @@ def _kernel(spec2, spec1, combined, weight2, weight1):
     lattice = _lattice(spec2, spec1)
     c_out, c_in = spec2.out_channels, spec1.in_channels
     full = _zeros(w1, (c_out, c_in, *combined.kernel_size), kind)
-    dot = __import__("torch").tensordot if kind == "torch" else np.tensordot
+    if kind == "torch":
+        import torch
+
+        dot = torch.tensordot
+    else:
+        dot = np.tensordot
     for taps in np.ndindex(*spec2.kernel_size):  # one product per tap of kernel 2
         block = dot(w2[(slice(None), slice(None), *taps)], w1, ([1], [0]))
         where = tuple(
@@ -299,8 +309,6 @@ def _kernel(spec2, spec1, combined, weight2, weight1):
     rows = np.arange(c_out)[:, None]
     cols = (rows // (c_out // g)) * (c_in // g) + np.arange(c_in // g)
     if kind == "torch":
-        import torch
-
         rows, cols = torch.as_tensor(rows), torch.as_tensor(cols)
     return full[rows, cols]
 

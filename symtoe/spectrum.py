@@ -64,7 +64,13 @@ def _check_spec(spec) -> None:
 def _weight64(spec: ConvSpec, weight) -> torch.Tensor:
     """``weight`` as a detached float64 tensor of ``spec.weight_shape``,
     reversed along the spatial axes when ``spec.flip`` (cross-correlation)."""
-    w = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else np.asarray(weight))
+    try:
+        w = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else np.asarray(weight))
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(
+            f"weight must be a real numeric tensor or array, but got {type(weight).__name__}"
+            f" of {np.asarray(weight, dtype=object).dtype}"
+        ) from None
     if w.is_complex():
         raise ValueError(f"weight must be real, but got dtype {w.dtype}")
     if tuple(w.shape) != tuple(spec.weight_shape):
@@ -166,8 +172,9 @@ def singular_values(spec: ConvSpec, weight, method: str = "auto") -> np.ndarray:
 
     Examples
     --------
-    One channel, kernel ``[1, 2, 3]`` on 4 points: the eigenvalues are the DFT
-    ``6, -2+2i, 2, -2-2i`` (moduli ``6, 2.83, 2, 2.83``).
+    One channel, kernel ``[1, 2, 3]`` centred on 4 points: the eigenvalues are
+    ``lambda_f = 1 w^-f + 2 + 3 w^f`` with ``w = i``, i.e. ``6, 2+2i, -2, 2-2i``
+    (moduli ``6, 2.83, 2, 2.83``).
 
     >>> spec = ConvSpec(1, 1, 3, input_size=4, padding=1, padding_mode="circular")
     >>> singular_values(spec, [[[1.0, 2.0, 3.0]]]).round(4)

@@ -191,6 +191,8 @@ def test_errors():
         singular_values(zeros, w, method="svd")
     with pytest.raises(ValueError, match=r"weight must have shape .*\(1, 1, 3\), but got \(3,\)"):
         singular_values(zeros, torch.ones(3))
+    with pytest.raises(ValueError, match="weight must be a real numeric tensor or array"):
+        singular_values(zeros, np.array([[[sympy.Symbol("a"), 1, 2]]], dtype=object))
     with pytest.raises(ValueError, match="weight must be real"):
         singular_values(zeros, w.to(torch.complex128))
     with pytest.raises(ValueError, match="spec must be a ConvSpec"):
