@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 from .pattern import axis_patterns
 from .spec import ConvSpec
@@ -70,6 +71,11 @@ def count_parameters(spec: ConvSpec) -> ParameterCounts:
     """
     if not isinstance(spec, ConvSpec):
         raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    return _count(spec)
+
+
+@lru_cache(maxsize=1024)
+def _count(spec: ConvSpec) -> ParameterCounts:
     axes = axis_patterns(spec)
     pairs = spec.out_channels * spec.in_channels // spec.groups
     rows, cols = spec.matrix_shape

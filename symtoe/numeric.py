@@ -46,6 +46,8 @@ def available_memory(device: torch.device) -> int:
 
 
 def _check_fits(nbytes: int, device: torch.device, what: str, advice: str) -> None:
+    if nbytes < 2**28:  # 256 MiB: not worth asking the system
+        return
     available = available_memory(device)
     if nbytes > available:
         raise ValueError(
@@ -95,6 +97,28 @@ def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str)
         out["crow"] = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
         out["col"] = as_tensor(col.astype(dtype))
     return out
+
+
+_NUMPY_DTYPES = {
+    torch.float16: np.float16,
+    torch.float32: np.float32,
+    torch.float64: np.float64,
+    torch.complex64: np.complex64,
+    torch.complex128: np.complex128,
+    torch.int32: np.int32,
+    torch.int64: np.int64,
+}
+
+
+def _buffer(shape: tuple[int, ...], like: torch.Tensor, *, zero: bool) -> torch.Tensor:
+    """A fresh buffer for a result.  On the CPU it comes from numpy, whose
+    allocator gets zeroed pages from calloc and huge pages for large arrays:
+    touching a large fresh buffer is then several times faster than with
+    torch's allocator (see benchmarks/README.md)."""
+    np_dtype = _NUMPY_DTYPES.get(like.dtype)
+    if like.device.type != "cpu" or np_dtype is None:
+        return like.new_zeros(shape) if zero else like.new_empty(shape)
+    return torch.from_numpy((np.zeros if zero else np.empty)(shape, np_dtype))
 
 
 def _as_weight(spec: ConvSpec, weight, name: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -196,7 +220,11 @@ def numeric_matrix(
     template = idx["template"]
     if len(template) > 1:  # folded taps: absent ones read an appended zero
         w2 = torch.cat([w2, w2.new_zeros(*w2.shape[:-1], 1)], dim=-1)
-    values = w2.index_select(-1, template[0])
+    if torch.is_grad_enabled() and (weight.requires_grad or w2.requires_grad):
+        values = w2.index_select(-1, template[0])
+    else:
+        out = _buffer((*w2.shape[:-1], template.shape[1]), w2, zero=False)
+        values = torch.index_select(w2, -1, template[0], out=out)
     for extra in template[1:]:
         values = values + w2.index_select(-1, extra)
     values = values.reshape(*batch, nnz)
@@ -209,7 +237,7 @@ def numeric_matrix(
         values = full
 
     if layout == "dense":
-        dense = values.new_zeros(*batch, n_rows * n_cols)
+        dense = _buffer((*batch, n_rows * n_cols), values, zero=True)
         dense.index_copy_(-1, idx["flat"], values)  # in place: no second dense copy
         return dense.reshape(*batch, n_rows, n_cols)
     if layout == "coo":

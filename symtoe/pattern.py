@@ -236,38 +236,30 @@ class SharingPattern:
         ks = list(spec.kernel_size)
         mults = [ap.taps.shape[2] for ap in self.axes]
 
-        valid = _outer([ap.valid.astype(np.int8) for ap in self.axes], [1] * rank, rank)
-        valid = valid == rank
-        sp_col = _outer([ap.cols for ap in self.axes], _strides(cols), rank)[valid]
-        # taps per multiplicity combination (m_1..m_N); -1 where any axis has none
-        sp_tap = []
+        r_total = math.prod(rows)
+        valid = _outer([ap.valid.astype(np.int8) for ap in self.axes], [1] * rank, rank) == rank
+        valid = valid.reshape(r_total, 1, -1)  # (spatial row, 1, slots)
+        col = _outer([ap.cols for ap in self.axes], _strides(cols), rank).reshape(r_total, 1, -1)
+        taps = []  # one flat tap table per fold combination (m_1..m_N); -1 = none
         for combo in np.ndindex(*mults):
             parts = [ap.taps[:, :, m] for ap, m in zip(self.axes, combo)]
-            tap = _outer(parts, _strides(ks), rank)
-            absent = _outer([(p < 0).astype(np.int8) for p in parts], [1] * rank, rank)
-            sp_tap.append(np.where(absent > 0, -1, tap)[valid])
-        sp_tap = np.stack(sp_tap)
-        counts = valid.reshape(math.prod(rows), -1).sum(axis=1)
-        sp_ptr = np.concatenate([[0], np.cumsum(counts)])
-        nnz_sp = int(sp_ptr[-1])
-        sp_row = np.repeat(np.arange(math.prod(rows)), counts)
+            absent = _outer([(p < 0).astype(np.int8) for p in parts], [1] * rank, rank) > 0
+            tap = np.where(absent, -1, _outer(parts, _strides(ks), rank))
+            taps.append(tap.reshape(r_total, 1, -1))
 
-        # Template over (spatial row, input channel of the group, entry).
+        # Template over (spatial row, input channel of the group, slot): with
+        # the channel axis between row and slot, compressing the valid slots
+        # gives compressed-sparse-row order directly.
         cg = spec.in_channels // spec.groups
         n_total, k_total = math.prod(cols), math.prod(ks)
-        ci = np.arange(cg)[:, None]
-        q = np.arange(nnz_sp)[None, :]
-        pos = (cg * sp_ptr[sp_row] + ci * counts[sp_row] + (q - sp_ptr[sp_row])).ravel()
-        length = cg * nnz_sp
-        self.template_row = np.empty(length, dtype=np.int64)
-        self.template_row[pos] = np.broadcast_to(sp_row, (cg, nnz_sp)).ravel()
-        self.template_col = np.empty(length, dtype=np.int64)
-        self.template_col[pos] = (ci * n_total + sp_col).ravel()
-        self.template_weight = np.empty((len(sp_tap), length), dtype=np.int64)
-        self.template_weight[:, pos] = np.where(
-            sp_tap[:, None, :] >= 0, ci * k_total + sp_tap[:, None, :], cg * k_total
-        ).reshape(len(sp_tap), length)
-        self.row_ptr = cg * sp_ptr
+        ci = np.arange(cg)[None, :, None]
+        mask = np.broadcast_to(valid, (r_total, cg, valid.shape[2]))
+        self.template_row = np.broadcast_to(np.arange(r_total)[:, None, None], mask.shape)[mask]
+        self.template_col = (ci * n_total + col)[mask]
+        self.template_weight = np.stack(
+            [np.where(tap >= 0, ci * k_total + tap, cg * k_total)[mask] for tap in taps]
+        )
+        self.row_ptr = np.concatenate([[0], np.cumsum(cg * valid.sum(axis=2).ravel())])
         for a in (self.template_row, self.template_col, self.template_weight, self.row_ptr):
             a.flags.writeable = False
 
