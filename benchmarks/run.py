@@ -521,7 +521,7 @@ def targets(rows):
     return out
 
 
-def spectrum_rows(quick):
+def spectrum_rows(quick, dense_32=False):
     try:
         from benchmarks import bench_spectrum  # noqa: F401
     except ImportError:
@@ -530,7 +530,7 @@ def spectrum_rows(quick):
             import bench_spectrum  # type: ignore[no-redef]
         except ImportError:
             return None
-    return bench_spectrum.run(quick)
+    return bench_spectrum.run(quick, dense_32)
 
 
 def profile(target: str) -> None:
@@ -555,6 +555,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write the rows as JSON to this path")
     parser.add_argument("--no-peak", action="store_true", help="skip peak-memory children")
     parser.add_argument("--profile", help="CASE:LAYOUT, cProfile one cold build and exit")
+    parser.add_argument("--spectrum-dense-32", action="store_true",
+                        help="time the 32x32 dense SVD for real (about 40 min on 2 cores)")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -590,7 +592,7 @@ def main(argv=None) -> int:
           "(baselines: this / csr cold; rebuild: / values alloc+fill; dense alloc+fill: "
           "dense cold / this; csr @ X: / F.conv)")
     results = targets(rows)
-    spectrum = spectrum_rows(args.quick)
+    spectrum = spectrum_rows(args.quick, args.spectrum_dense_32)
     if spectrum is not None:
         print("\n| case | method | median | ratio |\n|---|---|---|---|")
         for r in spectrum:

@@ -228,6 +228,15 @@ def _grid_image(ax, values, cmap, *, vmin=None, vmax=None, annotate=True, fmt="{
     return image
 
 
+
+def _cell_lines(ax, h: int, w: int, linewidth: float) -> None:
+    """White lines between the cells of an ``h x w`` grid (small grids only)."""
+    if h * w <= 10_000:
+        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
+        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
+        ax.grid(which="minor", color="white", linewidth=linewidth)
+        ax.tick_params(which="minor", length=0)
+
 def _slice(values, what: str):
     """A 3-D array's middle slice along its first axis (with a note)."""
     if values.ndim == 3:
@@ -314,11 +323,7 @@ def plot_boundary_map(spec_or_exact, shift=None, *, mode: str = "zero", ax=None)
     fig, ax = _axes(ax, (min(9.0, 1.8 + 0.4 * w), min(7.5, 1.6 + 0.4 * h)))
     cmap = ListedColormap(["#d6604d", "#7fbf7b"])
     _grid_image(ax, values, cmap, vmin=0, vmax=1, annotate=False)
-    if h * w <= 10_000:
-        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
-        ax.grid(which="minor", color="white", linewidth=0.8)
-        ax.tick_params(which="minor", length=0)
+    _cell_lines(ax, h, w, 0.8)
     if exact.ndim == 1:
         ax.set_yticks([])
     n_exact = int(exact.sum())
@@ -369,11 +374,7 @@ def plot_receptive_field(specs, position=None, *, ax=None):
                          min(8.0, 1.6 + 0.32 * (hi_r - lo_r))))
     cmap = ListedColormap(["#f2f2f2", "#3b75af"])
     _grid_image(ax, values, cmap, vmin=0, vmax=1, annotate=False)
-    if h * w <= 10_000:
-        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
-        ax.grid(which="minor", color="white", linewidth=0.6)
-        ax.tick_params(which="minor", length=0)
+    _cell_lines(ax, h, w, 0.6)
     ax.add_patch(Rectangle((-0.5, -0.5), w, h, fill=False, edgecolor="0.5", linewidth=1))
     (r0, r1), (c0, c1) = region2
     ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0, r1 - r0, fill=False,
