@@ -46,16 +46,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import ConvSpec
+from .pattern import fold_positions
+from .spec import ConvSpec, check_spec
 from .symbolic import as_sympy_array, symbolic_matrix, weight_symbols
 
 __all__ = ["Composition", "compose", "composed_matrix"]
 
 
 def _check_pair(spec2, spec1) -> None:
-    for name, spec in (("spec2", spec2), ("spec1", spec1)):
-        if not isinstance(spec, ConvSpec):
-            raise ValueError(f"{name} must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec2, "spec2")
+    check_spec(spec1, "spec1")
     if spec2.in_channels != spec1.out_channels:
         raise ValueError(
             "spec2.in_channels must equal spec1.out_channels, but got "
@@ -166,15 +166,8 @@ def _dense_channels(w, groups, kind):
 # ----------------------------------------------------------------- geometry
 def _fold(m: np.ndarray, n: int, mode: str) -> np.ndarray:
     """Source index of padded position ``m`` (relative to the grid), -1 if zero."""
-    inside = (m >= 0) & (m < n)
-    if mode == "zeros":
-        return np.where(inside, m, -1)
-    if mode == "circular":
-        return m % n
-    if mode == "replicate":
-        return np.clip(m, 0, n - 1)
-    r = np.abs(m)  # reflect (torch: |overshoot| < n)
-    return np.where(r >= n, 2 * (n - 1) - r, r)
+    col, valid = fold_positions(m, n, mode)
+    return np.where(valid, col, -1)
 
 
 def _mode(spec: ConvSpec) -> str | None:

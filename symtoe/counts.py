@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 
 from .pattern import axis_patterns
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["ParameterCounts", "count_parameters"]
 
@@ -69,8 +69,7 @@ def count_parameters(spec: ConvSpec) -> ParameterCounts:
     >>> count_parameters(ConvSpec(1, 1, 3, input_size=6))
     ParameterCounts(dense=24, shared=3, used=3, bias=0, nonzeros=12, macs=12)
     """
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     return _count(spec)
 
 

@@ -42,7 +42,7 @@ from .shifts import (
     reflection_indices,
     shift_indices,
 )
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = [
     "ReflectionCheck",
@@ -60,11 +60,6 @@ __all__ = [
 #: The largest pattern (nonzeros) :meth:`ShiftCheck.commutator` turns into sympy.
 MAX_COMMUTATOR_NONZEROS = 200_000
 
-
-def _check_spec(spec) -> ConvSpec:
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
-    return spec
 
 
 def _spatial(spec: ConvSpec) -> ConvSpec:
@@ -84,7 +79,7 @@ def matching_output_shift(spec: ConvSpec, shift) -> tuple[int, ...] | None:
     >>> matching_output_shift(ConvSpec(1, 1, 3, input_size=8, stride=2), (-1,)) is None
     True
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     shift = normalize_shift(shift, spec.rank)
     if spec.transposed:
         return tuple(t * s for t, s in zip(shift, spec.stride))
@@ -328,7 +323,7 @@ def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None)
     Numerically, ``exact[r]`` means ``F.conv1d(S_t x, w)[..., r] ==
     S_u(F.conv1d(x, w))[..., r]`` for every ``x`` and ``w``.
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     shift = normalize_shift(shift, spec.rank)
     mode = normalize_mode(mode)
     if output_shift is None:
@@ -362,7 +357,7 @@ def boundary_map(spec: ConvSpec, shifts, mode: str = "zero") -> np.ndarray:
     >>> boundary_map(spec, [(1,), (-1,)]).astype(int).tolist()
     [[0, 1, 1, 1, 1, 0], [0, 1, 1, 1, 1, 0]]
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     if not isinstance(shifts, (list, tuple)) or not shifts:
         raise ValueError(f"shifts must be a non-empty list of shifts, but got {shifts!r}")
     return np.stack([check_shift(spec, t, mode).exact for t in shifts])
@@ -397,7 +392,7 @@ def zero_padding_interior(spec: ConvSpec, shift) -> np.ndarray:
     >>> zero_padding_interior(spec, (-2,)).astype(int).tolist()
     [0, 1, 1, 0]
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     if spec.transposed or spec.padding_mode != "zeros":
         raise ValueError(
             "spec must be a forward layer with padding_mode='zeros' for the closed "
@@ -544,7 +539,7 @@ def check_reflection(spec: ConvSpec, axes=None) -> ReflectionCheck:
 
     Numerically: ``F.conv2d(x.flip(dims), w) == F.conv2d(x, w.flip(dims)).flip(dims)``.
     """
-    spec = _check_spec(spec)
+    spec = check_spec(spec)
     axes = normalize_axes(axes, spec.rank)
     small = _spatial(spec)
     ks = spec.kernel_size

@@ -19,7 +19,7 @@ import numpy as np
 
 from .counts import count_parameters
 from .pattern import sharing_pattern
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["sharing_graph", "connectivity_graph", "input_ancestors"]
 
@@ -46,8 +46,7 @@ def sharing_graph(spec: ConvSpec) -> nx.Graph:
     >>> [g.degree(("w", p)) for p in range(3)]
     [3, 3, 3]
     """
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     _check_size(count_parameters(spec).macs, "the sharing graph")  # one edge per tap use
     rows, cols, p = sharing_pattern(spec).triples()
     shape = spec.weight_shape

@@ -24,7 +24,7 @@ import sympy
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
 from .pattern import axis_patterns
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 from .symbolic import symbolic_matrix
 
 __all__ = ["LazyConvMatrix", "lazy_symbolic_matrix", "MAX_EXPLICIT_ENTRIES"]
@@ -164,8 +164,7 @@ def lazy_symbolic_matrix(spec: ConvSpec, weight=None, *, name: str = "w") -> Laz
     >>> T[2, 4]
     w[2]
     """
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     if weight is not None:
         if isinstance(weight, (sympy.NDimArray, sympy.MatrixBase)):
             weight = np.array(weight.tolist(), dtype=object)

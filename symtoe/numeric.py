@@ -20,7 +20,7 @@ import torch
 
 from .counts import count_parameters
 from .pattern import sharing_pattern
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["numeric_matrix", "LAYOUTS"]
 
@@ -56,6 +56,11 @@ def _check_fits(nbytes: int, device: torch.device, what: str, advice: str) -> No
         )
 
 
+def _index_dtype(nnz: int, cols: int):
+    """int32 CSR indices where every pointer and column fits, else int64."""
+    return np.int32 if max(nnz, cols) <= _INT32_MAX else np.int64
+
+
 @lru_cache(maxsize=8)
 def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str) -> dict:
     """Index tensors of a spec on a device, cached (the pattern is per spec)."""
@@ -71,7 +76,7 @@ def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str)
                 np.stack([pattern.row_indices().ravel(), pattern.col_indices().ravel()])
             )
         else:
-            dtype = np.int32 if pattern.nnz <= _INT32_MAX and cols < _INT32_MAX else np.int64
+            dtype = _index_dtype(pattern.nnz, cols)
             out["crow"] = as_tensor(pattern.crow_indices(dtype))
             out["col"] = as_tensor(pattern.col_indices(dtype).ravel())
         return out
@@ -93,7 +98,7 @@ def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str)
     elif layout == "coo":
         out["indices"] = as_tensor(np.stack([row, col]))
     else:
-        dtype = np.int32 if total <= _INT32_MAX and cols < _INT32_MAX else np.int64
+        dtype = _index_dtype(total, cols + 1)
         out["crow"] = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
         out["col"] = as_tensor(col.astype(dtype))
     return out
@@ -121,7 +126,7 @@ def _buffer(shape: tuple[int, ...], like: torch.Tensor, *, zero: bool) -> torch.
     return torch.from_numpy((np.zeros if zero else np.empty)(shape, np_dtype))
 
 
-def _as_weight(spec: ConvSpec, weight, name: str, shape: tuple[int, ...]) -> torch.Tensor:
+def _as_weight(weight, name: str, shape: tuple[int, ...]) -> torch.Tensor:
     tensor = weight if isinstance(weight, torch.Tensor) else torch.as_tensor(weight)
     if tuple(tensor.shape[tensor.ndim - len(shape):]) != shape or tensor.ndim < len(shape):
         raise ValueError(
@@ -173,8 +178,7 @@ def numeric_matrix(
     A dense matrix that would not fit in memory is refused with a ValueError
     that says to use ``layout="csr"``.
     """
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, but got {layout!r}")
     if bias is not None and not augmented:
@@ -182,7 +186,7 @@ def numeric_matrix(
             "bias is only part of the augmented matrix: pass augmented=True, "
             "or add the bias vector to T @ x yourself"
         )
-    weight = _as_weight(spec, weight, "weight", spec.weight_shape)
+    weight = _as_weight(weight, "weight", spec.weight_shape)
     batch = tuple(weight.shape[: weight.ndim - len(spec.weight_shape)])
     if augmented:
         if bias is None:
@@ -191,7 +195,7 @@ def numeric_matrix(
                     "bias must be given when spec.bias is True and augmented=True"
                 )
             bias = weight.new_zeros(*batch, spec.out_channels)
-        bias = _as_weight(spec, bias, "bias", spec.bias_shape)
+        bias = _as_weight(bias, "bias", spec.bias_shape)
         bias = torch.broadcast_to(bias.to(weight.device, weight.dtype), (*batch, spec.out_channels))
 
     rows, cols = spec.matrix_shape

@@ -45,7 +45,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["AxisPattern", "SharingPattern", "axis_pattern", "sharing_pattern"]
 
@@ -96,7 +96,7 @@ class AxisPattern:
         return np.bincount(self.cols[self.valid], minlength=self.n_cols)
 
 
-def _fold(m: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+def fold_positions(m: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """Map padded positions to real input positions: (column, valid)."""
     if mode == "zeros":
         valid = (m >= 0) & (m < n)
@@ -144,7 +144,7 @@ def axis_pattern(
     else:
         n_rows = (n + pl + pr - d * (k - 1) - 1) // s + 1
         m = np.arange(n_rows)[:, None] * s - pl + j * d
-        col, valid = _fold(m, n, mode)
+        col, valid = fold_positions(m, n, mode)
     tap = np.broadcast_to(k - 1 - j if flip else j, col.shape)
 
     # Sort each row by column (invalid last), then merge equal columns.
@@ -368,6 +368,5 @@ class SharingPattern:
 @lru_cache(maxsize=64)
 def sharing_pattern(spec: ConvSpec) -> SharingPattern:
     """The (cached) :class:`SharingPattern` of a spec."""
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     return SharingPattern(spec)

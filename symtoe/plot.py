@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .pattern import sharing_pattern
 from .receptive import column_coverage, reachable_inputs, receptive_field
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = [
     "plot_sharing",
@@ -48,10 +48,6 @@ def _axes(ax, size):
         fig, ax = plt.subplots(figsize=size, layout="constrained")
     return ax.figure, ax
 
-
-def _check_spec(spec, name="spec"):
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"{name} must be a ConvSpec, but got {type(spec).__name__}")
 
 
 def _palette(n: int) -> np.ndarray:
@@ -105,7 +101,7 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
 
     >>> fig = plot_sharing(ConvSpec(1, 1, 3, input_size=5))  # doctest: +SKIP
     """
-    _check_spec(spec)
+    check_spec(spec)
     n_rows, n_cols = spec.matrix_shape
     if n_rows * n_cols > MAX_SHARING_CELLS:
         raise ValueError(
@@ -174,7 +170,7 @@ def plot_sparsity(spec: ConvSpec, *, ax=None, bins: int = 400, blocks: bool = Tr
 
     >>> fig = plot_sparsity(ConvSpec(3, 8, 3, input_size=(32, 32)))  # doctest: +SKIP
     """
-    _check_spec(spec)
+    check_spec(spec)
     if not isinstance(bins, int) or bins < 1:
         raise ValueError(f"bins must be a positive integer, but got {bins!r}")
     pattern = sharing_pattern(spec)
@@ -253,7 +249,7 @@ def plot_coverage(spec: ConvSpec, *, ax=None):
 
     >>> fig = plot_coverage(ConvSpec(1, 1, 3, input_size=(6, 6)))  # doctest: +SKIP
     """
-    _check_spec(spec)
+    check_spec(spec)
     coverage = column_coverage(spec)
     taps = math.prod(spec.kernel_size)
     if spec.rank == 1:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .pattern import sharing_pattern
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = [
     "ReceptiveField", "column_coverage", "layer_specs", "reachable_inputs", "receptive_field",
@@ -437,8 +437,7 @@ def column_coverage(spec: ConvSpec) -> np.ndarray:
     """
     from .pattern import axis_patterns
 
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     counts = np.ones((), dtype=np.int64)
     for ap in axis_patterns(spec):
         taps = (ap.taps >= 0).sum(axis=2)

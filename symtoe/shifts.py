@@ -24,9 +24,10 @@ to numpy arrays or torch tensors (:func:`apply_shift`, :func:`apply_reflection`)
 from __future__ import annotations
 
 import math
-from numbers import Integral
 
 import numpy as np
+
+from .spec import is_int
 
 __all__ = [
     "SHIFT_MODES",
@@ -42,18 +43,14 @@ SHIFT_MODES = ("zero", "cyclic")
 BACKENDS = ("sympy", "torch", "numpy")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, (Integral, np.integer)) and not isinstance(value, bool)
-
-
 def normalize_size(size, name: str = "size") -> tuple[int, ...]:
     """A spatial size as a tuple of positive ints."""
-    if _is_int(size):
+    if is_int(size):
         size = (size,)
     if (
         not isinstance(size, (tuple, list))
         or not size
-        or not all(_is_int(v) and v >= 1 for v in size)
+        or not all(is_int(v) and v >= 1 for v in size)
     ):
         raise ValueError(
             f"{name} must be a positive integer or a tuple of them, but got {size!r}"
@@ -63,9 +60,9 @@ def normalize_size(size, name: str = "size") -> tuple[int, ...]:
 
 def normalize_shift(shift, rank: int, name: str = "shift") -> tuple[int, ...]:
     """A shift as a tuple of ``rank`` ints (a bare int only when ``rank == 1``)."""
-    if _is_int(shift):
+    if is_int(shift):
         shift = (shift,)
-    if not isinstance(shift, (tuple, list)) or not all(_is_int(v) for v in shift):
+    if not isinstance(shift, (tuple, list)) or not all(is_int(v) for v in shift):
         raise ValueError(
             f"{name} must be an integer or a tuple of integers, but got {shift!r}"
         )
@@ -87,9 +84,9 @@ def normalize_axes(axes, rank: int) -> tuple[int, ...]:
     """Reflected axes as sorted spatial axis numbers (default: all)."""
     if axes is None:
         return tuple(range(rank))
-    if _is_int(axes):
+    if is_int(axes):
         axes = (axes,)
-    if not isinstance(axes, (tuple, list)) or not all(_is_int(a) for a in axes):
+    if not isinstance(axes, (tuple, list)) or not all(is_int(a) for a in axes):
         raise ValueError(f"axes must be an integer or a tuple of integers, but got {axes!r}")
     out = sorted({int(a) % rank if -rank <= a < rank else rank for a in axes})
     if out and out[-1] >= rank:
@@ -164,7 +161,7 @@ def reflection_indices(size, axes=None, channels: int = 1) -> np.ndarray:
 
 
 def _channels(channels) -> int:
-    if not _is_int(channels) or channels < 1:
+    if not is_int(channels) or channels < 1:
         raise ValueError(f"channels must be a positive integer, but got {channels!r}")
     return int(channels)
 
@@ -261,7 +258,7 @@ def apply_shift(x, shift, mode: str = "zero"):
     [2, 3, 4, 1]
     """
     mode = normalize_mode(mode)
-    if _is_int(shift):
+    if is_int(shift):
         shift = (shift,)
     rank = len(shift) if isinstance(shift, (tuple, list)) else 1
     shift = normalize_shift(shift, rank)
@@ -296,7 +293,7 @@ def apply_reflection(x, axes=None, rank: int | None = None):
     """
     if rank is None:
         rank = x.ndim - 2
-    if not _is_int(rank) or rank < 1:
+    if not is_int(rank) or rank < 1:
         raise ValueError(
             f"rank must be a positive number of spatial axes, but got {rank!r} "
             f"for x of shape {tuple(x.shape)}"

@@ -21,22 +21,18 @@ import math
 from dataclasses import dataclass
 from numbers import Integral
 
-__all__ = ["ConvSpec", "PADDING_MODES", "PADDING_STRINGS"]
+__all__ = ["ConvSpec", "PADDING_MODES", "PADDING_STRINGS", "check_spec"]
 
 PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 PADDING_STRINGS = ("valid", "same", "full")
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def _per_axis(name: str, value, rank: int, *, minimum: int) -> tuple[int, ...]:
     """Normalise an int or per-axis tuple to a tuple of ``rank`` ints >= minimum."""
     rule = "a positive integer" if minimum == 1 else "a non-negative integer"
-    if _is_int(value):
+    if is_int(value):
         values = (int(value),) * rank
-    elif isinstance(value, (tuple, list)) and all(_is_int(v) for v in value):
+    elif isinstance(value, (tuple, list)) and all(is_int(v) for v in value):
         values = tuple(int(v) for v in value)
         if len(values) != rank:
             raise ValueError(
@@ -51,14 +47,19 @@ def _per_axis(name: str, value, rank: int, *, minimum: int) -> tuple[int, ...]:
     return values
 
 
+def is_int(value) -> bool:
+    """An integer (Python or numpy), but not a bool."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _pairs(value, rank: int) -> tuple[tuple[int, int], ...]:
     """Normalise numeric padding to per-axis ``(left, right)`` pairs."""
-    if _is_int(value) or (
-        isinstance(value, (tuple, list)) and all(_is_int(v) for v in value)
+    if is_int(value) or (
+        isinstance(value, (tuple, list)) and all(is_int(v) for v in value)
     ):
         return tuple((p, p) for p in _per_axis("padding", value, rank, minimum=0))
     if isinstance(value, (tuple, list)) and all(
-        isinstance(v, (tuple, list)) and len(v) == 2 and all(_is_int(u) for u in v)
+        isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(u) for u in v)
         for v in value
     ):
         if len(value) != rank:
@@ -153,7 +154,7 @@ class ConvSpec:
         flip: bool = False,
     ):
         set_ = object.__setattr__
-        if _is_int(input_size):
+        if is_int(input_size):
             input_size = (input_size,)
         if not isinstance(input_size, (tuple, list)) or not 1 <= len(input_size) <= 3:
             raise ValueError(
@@ -166,7 +167,7 @@ class ConvSpec:
             ("out_channels", out_channels),
             ("groups", groups),
         ):
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, but got {value!r}")
         for name in ("in_channels", "out_channels"):
             channels = locals()[name]
@@ -385,7 +386,7 @@ class ConvSpec:
                 "module must be a torch.nn.ConvNd or ConvTransposeNd, but got "
                 f"{type(module).__name__}"
             )
-        if _is_int(input_size):
+        if is_int(input_size):
             input_size = (input_size,)
         rank = len(module.kernel_size)
         if len(tuple(input_size)) != rank:
@@ -408,3 +409,10 @@ class ConvSpec:
             transposed=transposed,
             output_padding=tuple(module.output_padding) if transposed else 0,
         )
+
+
+def check_spec(spec, name: str = "spec") -> ConvSpec:
+    """``spec`` itself if it is a :class:`ConvSpec`, else a ValueError naming ``name``."""
+    if not isinstance(spec, ConvSpec):
+        raise ValueError(f"{name} must be a ConvSpec, but got {type(spec).__name__}")
+    return spec

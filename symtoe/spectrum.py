@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["OperatorNorm", "fft_rule", "operator_norm", "singular_values"]
 
@@ -56,10 +56,6 @@ METHODS = ("auto", "fft", "dense")
 
 
 # ------------------------------------------------------------------- helpers
-def _check_spec(spec) -> None:
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
-
 
 def _weight64(spec: ConvSpec, weight) -> torch.Tensor:
     """``weight`` as a detached float64 tensor of ``spec.weight_shape``,
@@ -91,7 +87,7 @@ def fft_rule(spec: ConvSpec) -> str | None:
     >>> fft_rule(ConvSpec(1, 1, 3, input_size=8, padding=1))
     "padding_mode must be 'circular', but got 'zeros'"
     """
-    _check_spec(spec)
+    check_spec(spec)
     if spec.padding_mode != "circular":
         return f"padding_mode must be 'circular', but got {spec.padding_mode!r}"
     # (transposed layers cannot be circular in ConvSpec, as in torch)
@@ -183,7 +179,7 @@ def singular_values(spec: ConvSpec, weight, method: str = "auto") -> np.ndarray:
     ...             [6, 8 ** 0.5, 8 ** 0.5, 2])
     True
     """
-    _check_spec(spec)
+    check_spec(spec)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, but got {method!r}")
     w = _weight64(spec, weight)
@@ -404,7 +400,7 @@ def operator_norm(
     ``estimate`` equals ``numpy.linalg.norm(M, 2)`` of the one-hot-probed
     matrix ``M`` to the power iteration's tolerance.
     """
-    _check_spec(spec)
+    check_spec(spec)
     for name, value in (("iterations", iterations), ("seed", seed)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{name} must be a non-negative integer, but got {value!r}")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .pattern import axis_pattern, sharing_pattern
-from .spec import PADDING_MODES, ConvSpec
+from .spec import PADDING_MODES, ConvSpec, check_spec
 
 __all__ = [
     "Recovery",
@@ -518,8 +518,7 @@ def circulant_eigenvalues(spec: ConvSpec, weight=None) -> np.ndarray:
 
     from .symbolic import as_sympy_array, weight_symbols
 
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     if (
         spec.padding_mode != "circular"
         or spec.transposed

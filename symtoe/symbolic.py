@@ -19,7 +19,7 @@ import numpy as np
 import sympy
 
 from .pattern import sharing_pattern
-from .spec import ConvSpec
+from .spec import ConvSpec, check_spec
 
 __all__ = ["symbolic_matrix", "weight_symbols", "bias_symbols", "as_sympy_array"]
 
@@ -60,11 +60,8 @@ def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
     ints become Integers, ``fractions.Fraction`` Rationals, strings are parsed."""
     if hasattr(values, "detach"):  # torch tensor
         values = values.detach().cpu().tolist()
-    elif isinstance(values, sympy.NDimArray):
+    elif isinstance(values, (sympy.NDimArray, sympy.MatrixBase)):
         values = values.tolist()
-    elif isinstance(values, sympy.MatrixBase):
-        values = values.tolist()
-    array = np.empty(shape, dtype=object)
     try:
         given = np.array(values, dtype=object)
     except ValueError:  # ragged nesting
@@ -72,9 +69,7 @@ def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
     if given is None or given.shape != tuple(shape):
         got = "a ragged nesting" if given is None else given.shape
         raise ValueError(f"{name} must have shape {tuple(shape)}, but got {got}")
-    flat = [sympy.sympify(v) for v in given.ravel().tolist()]
-    array.ravel()[:] = flat if flat else []
-    return array.reshape(shape)
+    return np.vectorize(sympy.sympify, otypes=[object])(given)
 
 
 def _values(spec: ConvSpec, weight: np.ndarray) -> np.ndarray:
@@ -124,8 +119,7 @@ def symbolic_matrix(
     (after ``F.pad(x, spec.torch_padding, mode)`` for a non-zero
     ``padding_mode``; ``F.conv_transpose1d`` when ``spec.transposed``).
     """
-    if not isinstance(spec, ConvSpec):
-        raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
+    check_spec(spec)
     if bias is not None and not augmented:
         raise ValueError(
             "bias is only part of the augmented matrix: pass augmented=True, "
