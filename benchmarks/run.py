@@ -133,7 +133,7 @@ def median_time(fn, settings, setup=None, repeats=None, warmup=True):
 def clear_caches():
     pattern.sharing_pattern.cache_clear()
     pattern.axis_pattern.cache_clear()
-    numeric._indices.cache_clear()
+    numeric._lowering.cache_clear()
 
 
 def write_bandwidth(settings) -> float:
@@ -318,9 +318,9 @@ def run_case(name, settings, bandwidth, rows_out):
     add("csr split: pattern", t, n)
 
     def only_indices():
-        numeric._indices.cache_clear()
+        numeric._lowering.cache_clear()
 
-    t, n = median_time(lambda: numeric._indices(spec, torch.device("cpu"), False, "csr"),
+    t, n = median_time(lambda: numeric._lowering(spec, torch.device("cpu"), False, "csr"),
                        settings, setup=only_indices)
     add("csr split: indices", t, n)
 

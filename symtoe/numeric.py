@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .counts import count_parameters
+from .fill import fill_plan
 from .pattern import sharing_pattern
 from .spec import ConvSpec, check_spec
 
@@ -45,13 +46,14 @@ def available_memory(device: torch.device) -> int:
         return 2**62
 
 
-def _check_fits(nbytes: int, device: torch.device, what: str, advice: str) -> None:
+def _check_fits(nbytes: int, device: torch.device, what, advice: str) -> None:
+    """Refuse ``nbytes`` that ``device`` cannot hold; ``what()`` names them."""
     if nbytes < 2**28:  # 256 MiB: not worth asking the system
         return
     available = available_memory(device)
     if nbytes > available:
         raise ValueError(
-            f"{what} would need {nbytes / 2**30:.3g} GiB, more than the "
+            f"{what()} would need {nbytes / 2**30:.3g} GiB, more than the "
             f"{available / 2**30:.3g} GiB available on {device}; {advice}"
         )
 
@@ -61,47 +63,103 @@ def _index_dtype(nnz: int, cols: int):
     return np.int32 if max(nnz, cols) <= _INT32_MAX else np.int64
 
 
-@lru_cache(maxsize=8)
-def _indices(spec: ConvSpec, device: torch.device, augmented: bool, layout: str) -> dict:
-    """Index tensors of a spec on a device, cached (the pattern is per spec)."""
-    pattern = sharing_pattern(spec)
-    rows, cols = spec.matrix_shape
-    out = {"template": torch.tensor(pattern.template_weight, device=device)}
-    as_tensor = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
-    if not augmented:
+class _Lowering:
+    """What a spec's matrix needs besides the weight, on one device: index
+    tensors, sizes, and (from the second build on) a fill plan.  Cached per
+    ``(spec, device, augmented, layout)`` by :func:`_lowering`."""
+
+    def __init__(self, spec: ConvSpec, device: torch.device, augmented: bool, layout: str):
+        pattern = sharing_pattern(spec)
+        rows, cols = spec.matrix_shape
+        self.pattern = pattern
+        self.template = _index_rows(pattern.template_weight, device)
+        self.length = pattern.template_length
+        self.device, self.built, self.plan = device, False, None
+        as_tensor = lambda a: torch.as_tensor(a, device=device)  # noqa: E731
+        if not augmented:
+            if layout == "dense":
+                flat = pattern.row_indices() * cols + pattern.col_indices()
+                self.flat = as_tensor(flat.ravel())
+            elif layout == "coo":
+                self.indices = as_tensor(
+                    np.stack([pattern.row_indices().ravel(), pattern.col_indices().ravel()])
+                )
+            else:
+                dtype = _index_dtype(pattern.nnz, cols)
+                self.crow = as_tensor(pattern.crow_indices(dtype))
+                self.col = as_tensor(pattern.col_indices(dtype).ravel())
+            return
+
+        # [[T, b], [0, 1]]: each row's bias entry goes last, so T's entries shift
+        # by their row number and CSR order is kept.
+        nnz = pattern.nnz
+        crow = pattern.crow_indices()
+        per_row = np.diff(crow)
+        value_pos = np.arange(nnz) + np.repeat(np.arange(rows), per_row)
+        total = nnz + rows + 1
+        col = np.full(total, cols)
+        col[value_pos] = pattern.col_indices().ravel()
+        row = np.concatenate([np.repeat(np.arange(rows), per_row + 1), [rows]])
+        self.value_pos = as_tensor(value_pos)
+        self.bias_pos = as_tensor(crow[1:] + np.arange(rows))
         if layout == "dense":
-            out["flat"] = as_tensor((pattern.row_indices() * cols + pattern.col_indices()).ravel())
+            self.flat = as_tensor(row * (cols + 1) + col)
         elif layout == "coo":
-            out["indices"] = as_tensor(
-                np.stack([pattern.row_indices().ravel(), pattern.col_indices().ravel()])
-            )
+            self.indices = as_tensor(np.stack([row, col]))
         else:
-            dtype = _index_dtype(pattern.nnz, cols)
-            out["crow"] = as_tensor(pattern.crow_indices(dtype))
-            out["col"] = as_tensor(pattern.col_indices(dtype).ravel())
+            dtype = _index_dtype(total, cols + 1)
+            self.crow = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
+            self.col = as_tensor(col.astype(dtype))
+
+    def values(self, w2: torch.Tensor) -> torch.Tensor:
+        """The values of every output channel, shape ``(*batch, C_out, L)``.
+
+        With autograd, and on the first build of a spec, one gather.  Later
+        builds follow the spec's :class:`~symtoe.fill.FillPlan`: gather the
+        few distinct blocks of rows, then broadcast each into the places it
+        repeats with one strided copy.  Cold builds thus skip making the plan.
+        """
+        if torch.is_grad_enabled() and w2.requires_grad:
+            return _gather(w2, self.template)
+        out = _buffer((*w2.shape[:-1], self.length), w2, zero=False)
+        if self.plan is None:
+            if not self.built:
+                self.built = True
+                return _gather(w2, self.template, out)
+            plan = fill_plan(self.pattern)
+            leaf = None if plan.is_gather else _index_rows(plan.leaf_weight, self.device)
+            self.plan = (plan.copies, leaf)
+        copies, leaf = self.plan
+        if leaf is None:
+            return _gather(w2, self.template, out)
+        leaves = _gather(w2, leaf)
+        rows, length, n_leaf = math.prod(w2.shape[:-1]), self.length, leaf[0].shape[0]
+        for dst, shape, dst_strides, src, src_strides in copies:
+            out.as_strided((rows, *shape), (length, *dst_strides), dst).copy_(
+                leaves.as_strided((rows, *shape), (n_leaf, *src_strides), src)
+            )
         return out
 
-    # [[T, b], [0, 1]]: each row's bias entry goes last, so T's entries shift
-    # by their row number and CSR order is kept.
-    nnz = pattern.nnz
-    crow = pattern.crow_indices()
-    per_row = np.diff(crow)
-    value_pos = np.arange(nnz) + np.repeat(np.arange(rows), per_row)
-    total = nnz + rows + 1
-    col = np.full(total, cols)
-    col[value_pos] = pattern.col_indices().ravel()
-    row = np.concatenate([np.repeat(np.arange(rows), per_row + 1), [rows]])
-    out["value_pos"] = as_tensor(value_pos)
-    out["bias_pos"] = as_tensor(crow[1:] + np.arange(rows))
-    if layout == "dense":
-        out["flat"] = as_tensor(row * (cols + 1) + col)
-    elif layout == "coo":
-        out["indices"] = as_tensor(np.stack([row, col]))
-    else:
-        dtype = _index_dtype(total, cols + 1)
-        out["crow"] = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
-        out["col"] = as_tensor(col.astype(dtype))
-    return out
+
+@lru_cache(maxsize=8)
+def _lowering(spec: ConvSpec, device: torch.device, augmented: bool, layout: str) -> _Lowering:
+    return _Lowering(spec, device, augmented, layout)
+
+
+def _index_rows(index: np.ndarray, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """The rows of a (multiplicity, n) index table as int64 tensors on a device."""
+    return tuple(torch.tensor(row, device=device) for row in index)
+
+
+def _gather(w2: torch.Tensor, index: tuple[torch.Tensor, ...], out: torch.Tensor | None = None):
+    """``sum_m W2ext[..., index[m]]``: folded taps add up; absent ones read
+    the zero appended to ``W2`` (index ``W2.shape[-1]``)."""
+    if len(index) > 1:
+        w2 = torch.cat([w2, w2.new_zeros(*w2.shape[:-1], 1)], dim=-1)
+    values = torch.index_select(w2, -1, index[0], out=out)
+    for extra in index[1:]:
+        values += w2.index_select(-1, extra)
+    return values
 
 
 _NUMPY_DTYPES = {
@@ -207,45 +265,33 @@ def numeric_matrix(
         _check_fits(
             n_batch * n_rows * n_cols * itemsize,
             weight.device,
-            f"the dense {n_rows} x {n_cols} matrix" + (f" (batch {batch})" if batch else ""),
+            lambda: f"the dense {n_rows} x {n_cols} matrix" + (f" (batch {batch})" * bool(batch)),
             "use layout='csr'",
         )
     else:
         _check_fits(
             (n_batch * (itemsize + 8) + 24) * (nnz + n_rows + 1),
             weight.device,
-            f"the {layout} matrix with {nnz} nonzeros",
+            lambda: f"the {layout} matrix with {nnz} nonzeros",
             "use count_parameters(spec) for its sizes, or a smaller layer",
         )
 
-    idx = _indices(spec, weight.device, augmented, layout)
-    pattern = sharing_pattern(spec)
-    w2 = pattern.weight_matrix(weight)
-    template = idx["template"]
-    if len(template) > 1:  # folded taps: absent ones read an appended zero
-        w2 = torch.cat([w2, w2.new_zeros(*w2.shape[:-1], 1)], dim=-1)
-    if torch.is_grad_enabled() and (weight.requires_grad or w2.requires_grad):
-        values = w2.index_select(-1, template[0])
-    else:
-        out = _buffer((*w2.shape[:-1], template.shape[1]), w2, zero=False)
-        values = torch.index_select(w2, -1, template[0], out=out)
-    for extra in template[1:]:
-        values = values + w2.index_select(-1, extra)
-    values = values.reshape(*batch, nnz)
+    lowering = _lowering(spec, weight.device, augmented, layout)
+    values = lowering.values(lowering.pattern.weight_matrix(weight)).reshape(*batch, nnz)
     if augmented:
         full = values.new_zeros(*batch, nnz + rows + 1)
-        full = full.index_copy(-1, idx["value_pos"], values)
+        full = full.index_copy(-1, lowering.value_pos, values)
         column = bias.repeat_interleave(math.prod(spec.output_size), dim=-1)
-        full = full.index_copy(-1, idx["bias_pos"], column)
+        full = full.index_copy(-1, lowering.bias_pos, column)
         full[..., -1] = 1
         values = full
 
     if layout == "dense":
         dense = _buffer((*batch, n_rows * n_cols), values, zero=True)
-        dense.index_copy_(-1, idx["flat"], values)  # in place: no second dense copy
+        dense.index_copy_(-1, lowering.flat, values)  # in place: no second dense copy
         return dense.reshape(*batch, n_rows, n_cols)
     if layout == "coo":
-        indices = idx["indices"]
+        indices = lowering.indices
         if batch:
             grid = torch.cartesian_prod(
                 *(torch.arange(b, device=weight.device) for b in batch),
@@ -259,12 +305,19 @@ def numeric_matrix(
             is_coalesced=True,
             check_invariants=False,
         )
-    crow, col = idx["crow"], idx["col"]
+    crow, col = lowering.crow, lowering.col
     if batch:
         crow = crow.expand(*batch, -1).contiguous()
         col = col.expand(*batch, -1).contiguous()
-    with warnings.catch_warnings():  # "sparse CSR support is in beta"
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            crow, col, values, (*batch, n_rows, n_cols), check_invariants=False
-        )
+    return torch.sparse_csr_tensor(
+        crow, col, values, (*batch, n_rows, n_cols), check_invariants=False
+    )
+
+
+# torch warns once per process that sparse CSR support is in beta: use the
+# warning up here, silenced, rather than silencing every build.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", UserWarning)
+    torch.sparse_csr_tensor(
+        torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), (1, 1)
+    )

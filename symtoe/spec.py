@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from numbers import Integral
 
 __all__ = ["ConvSpec", "PADDING_MODES", "PADDING_STRINGS", "check_spec"]
@@ -299,7 +300,7 @@ class ConvSpec:
         """Number of spatial axes (1, 2 or 3)."""
         return len(self.input_size)
 
-    @property
+    @cached_property
     def output_size(self) -> tuple[int, ...]:
         """Spatial size of one output sample."""
         if self.transposed:
@@ -321,7 +322,7 @@ class ConvSpec:
             )
         )
 
-    @property
+    @cached_property
     def weight_shape(self) -> tuple[int, ...]:
         """torch's weight shape: ``(out, in/groups, *k)``, transposed ``(in, out/groups, *k)``."""
         if self.transposed:
@@ -333,7 +334,7 @@ class ConvSpec:
         """``(out_channels,)``."""
         return (self.out_channels,)
 
-    @property
+    @cached_property
     def matrix_shape(self) -> tuple[int, int]:
         """``(out_channels * prod(output_size), in_channels * prod(input_size))``."""
         return (

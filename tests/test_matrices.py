@@ -35,14 +35,15 @@ def check_against_torch(spec, seed):
 
 
 @st.composite
-def specs(draw, rank=None):
-    """Valid layer geometries over every argument ConvSpec takes."""
+def specs(draw, rank=None, largest=None):
+    """Valid layer geometries over every argument ConvSpec takes (input sides
+    up to ``largest``, by default 6, or 4 in 3-D)."""
     rank = draw(st.integers(1, 3)) if rank is None else rank
     transposed = draw(st.booleans())
     groups = draw(st.sampled_from([1, 1, 2]))
     in_channels = groups * draw(st.integers(1, 2))
     out_channels = groups * draw(st.integers(1, 2))
-    small = 6 if rank < 3 else 4
+    small = largest or (6 if rank < 3 else 4)
     n = tuple(draw(st.integers(1, small)) for _ in range(rank))
     k = tuple(draw(st.integers(1, 3)) for _ in range(rank))
     s = tuple(draw(st.integers(1, 3)) for _ in range(rank))
