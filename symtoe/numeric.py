@@ -1,11 +1,19 @@
 """Torch evaluation of the sharing pattern: dense, COO and CSR matrices.
 
-The values of every nonzero entry are one ``index_select`` of the weight laid
-out as ``W2[o, c*K + tap]`` with the pattern's template (plus one more per
-folded tap under reflect / replicate / circular padding); the indices come
-from the cached pattern and are kept on the weight's device.  So a new weight
-costs a gather, the result is differentiable in the weight and bias, and
-leading batch dimensions of the weight give batched matrices.
+The values of every nonzero entry are ``W2[o, template]``: the weight laid
+out as ``W2[o, c*K + tap]``, read at the pattern's template (one more read
+per folded tap under reflect / replicate / circular padding).  The index
+tensors come from the cached pattern and stay on the weight's device, in a
+``_Lowering`` cached per ``(spec, device, augmented, layout)``.
+
+* The first build of a spec, and any build that autograd records, is one
+  ``index_select``: differentiable in the weight and bias.
+* Later builds without autograd follow the spec's
+  :class:`~symtoe.fill.FillPlan`: gather the few distinct blocks of rows and
+  broadcast each into the places it repeats with one strided copy, several
+  times faster than the gather (see ``benchmarks/README.md``).
+
+Leading batch dimensions of the weight give batched matrices.
 """
 
 from __future__ import annotations
@@ -174,12 +182,15 @@ _NUMPY_DTYPES = {
 
 
 def _buffer(shape: tuple[int, ...], like: torch.Tensor, *, zero: bool) -> torch.Tensor:
-    """A fresh buffer for a result.  On the CPU it comes from numpy, whose
-    allocator gets zeroed pages from calloc and huge pages for large arrays:
-    touching a large fresh buffer is then several times faster than with
-    torch's allocator (see benchmarks/README.md)."""
+    """A fresh buffer for a result.  On the CPU, zeroed and large (4 MiB and
+    up) buffers come from numpy, whose allocator gets zeroed pages from calloc
+    and transparent huge pages for large arrays: touching them is then several
+    times faster than with torch's allocator; smaller ones come from torch,
+    which reuses freed memory better (see benchmarks/README.md)."""
     np_dtype = _NUMPY_DTYPES.get(like.dtype)
-    if like.device.type != "cpu" or np_dtype is None:
+    if like.device.type != "cpu" or np_dtype is None or (
+        not zero and math.prod(shape) * like.element_size() < 2**22
+    ):
         return like.new_zeros(shape) if zero else like.new_empty(shape)
     return torch.from_numpy((np.zeros if zero else np.empty)(shape, np_dtype))
 
