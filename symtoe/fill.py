@@ -18,7 +18,7 @@ period are *leaves*.  The leaves are gathered once into a small buffer ``V``
 broadcast into every place it repeats by one strided copy, whose repeated
 dimensions have source stride 0.  ``delta = 0`` is the plain gather;
 ``delta = rank`` copies single rows; the depth is chosen by a cost model
-(a gathered entry costs about 8 written ones, a copy call a few
+(a gathered entry costs about 15 written ones, a copy call a few
 microseconds).
 
 >>> from symtoe import ConvSpec, sharing_pattern
@@ -184,7 +184,7 @@ def _build(pattern, depth: int, leaves) -> tuple[FillPlan, float]:
     copies = _merge([copy[:5] for copy in copies])
     channels = pattern.spec.out_channels
     leaf_weight = pattern.template_weight[:, np.concatenate([[], *index]).astype(np.int64)]
-    cost = channels * leaf_weight.size * _GATHER_NS
+    cost = _CALL_NS + channels * leaf_weight.size * _GATHER_NS
     for _, shape, _, _, _ in copies:
         written = math.prod(shape)
         cost += _CALL_NS + channels * written * (_WRITE_NS + _RUN_NS / shape[-1])
