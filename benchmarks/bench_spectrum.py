@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from symtoe import ConvSpec
-from symtoe.spectrum import singular_values
+from symtoe.analysis.spectrum import singular_values
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:

@@ -41,10 +41,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import symtoe.numeric as numeric  # noqa: E402
-import symtoe.pattern as pattern  # noqa: E402
+import symtoe.core.numeric as numeric  # noqa: E402
+import symtoe.core.pattern as pattern  # noqa: E402
 from symtoe import ConvSpec, count_parameters, sharing_pattern, symbolic_matrix  # noqa: E402
-from symtoe.numeric import numeric_matrix  # noqa: E402
+from symtoe.core.numeric import numeric_matrix  # noqa: E402
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
@@ -404,7 +404,7 @@ def run_extras(settings, rows_out):
     rows_out.append(dict(case="ImageNet", desc="512->512 224x224", method="count_parameters warm",
                          median_s=t, n=n))
     try:
-        from symtoe.equivariance import check_shift
+        from symtoe.analysis.equivariance import check_shift
     except ImportError:
         rows_out.append(dict(case="shift", desc="64->64 32x32", method="check_shift",
                              median_s=None, note="not available"))

@@ -3,14 +3,22 @@
 A kernel of sympy symbols becomes the layer's Toeplitz / multilevel
 block-Toeplitz matrix; the same sharing pattern gives torch matrices (dense,
 COO, CSR) equal to ``F.conv*``, parameter counts, and exact analyses.
+
+The package is layered (``../shared/DESIGN.md``): :mod:`symtoe.core` (the
+spec, the sharing pattern and its evaluations), :mod:`symtoe.analysis` (shifts,
+certificates, structure, spectra, composition), :mod:`symtoe.network` (whole
+models) and :mod:`symtoe.present` (LaTeX, pictures, graphs).  This module
+exports the names a user needs; lower-level names (result classes, per-axis
+patterns, index maps) are imported from their modules.
+
+``import symtoe`` imports neither torch, matplotlib nor networkx: the names
+that need them load their module on first use.
 """
 
-from .compose import Composition, compose, composed_matrix
-from .counts import ParameterCounts, count_parameters
-from .equivariance import (
-    NumericEquivariance,
-    ReflectionCheck,
-    ShiftCheck,
+from typing import TYPE_CHECKING
+
+from .analysis.compose import compose, composed_matrix
+from .analysis.equivariance import (
     boundary_map,
     check_reflection,
     check_shift,
@@ -19,28 +27,8 @@ from .equivariance import (
     reflection_error,
     zero_padding_interior,
 )
-from .latex import to_latex
-from .pattern import SharingPattern, axis_pattern, sharing_pattern
-from .receptive import (
-    ReceptiveField,
-    column_coverage,
-    layer_specs,
-    reachable_inputs,
-    receptive_field,
-)
-from .report import LayerRow, ParameterReport, parameter_report
-from .shifts import (
-    apply_reflection,
-    apply_shift,
-    reflection_indices,
-    reflection_matrix,
-    shift_indices,
-    shift_matrix,
-)
-from .spec import ConvSpec
-from .structure import (
-    Recovery,
-    ToeplitzLevels,
+from .analysis.shifts import apply_reflection, apply_shift, reflection_matrix, shift_matrix
+from .analysis.structure import (
     circulant_eigenvalues,
     is_block_toeplitz,
     is_circulant,
@@ -48,91 +36,97 @@ from .structure import (
     recover_convolution,
     toeplitz_levels,
 )
-from .symbolic import bias_symbols, symbolic_matrix, weight_symbols
+from .core.counts import ParameterCounts, count_parameters
+from .core.pattern import SharingPattern, sharing_pattern
+from .core.spec import ConvSpec
+from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
+from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
+from .network.report import parameter_report
+from .present.latex import to_latex
+
+if TYPE_CHECKING:  # static tools see these; at run time they load on first use
+    from .analysis.spectrum import operator_norm, singular_values
+    from .core.lazy import lazy_symbolic_matrix
+    from .core.numeric import numeric_matrix
+    from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
+    from .present.plot import (
+        plot_boundary_map,
+        plot_coverage,
+        plot_receptive_field,
+        plot_sharing,
+        plot_sparsity,
+    )
 
 __all__ = [
-    "apply_reflection",
-    "apply_shift",
-    "axis_pattern",
-    "bias_symbols",
-    "boundary_map",
-    "check_reflection",
-    "check_shift",
-    "circulant_eigenvalues",
-    "column_coverage",
-    "compose",
-    "composed_matrix",
-    "Composition",
-    "connectivity_graph",
+    # one layer: geometry, pattern, matrices, counts
     "ConvSpec",
-    "count_parameters",
-    "equivariance_error",
-    "fft_rule",
-    "input_ancestors",
-    "is_block_toeplitz",
-    "is_circulant",
-    "is_toeplitz",
-    "layer_specs",
-    "LayerRow",
-    "lazy_symbolic_matrix",
-    "LazyConvMatrix",
-    "matching_output_shift",
-    "numeric_matrix",
-    "NumericEquivariance",
-    "operator_norm",
-    "OperatorNorm",
-    "parameter_report",
-    "ParameterCounts",
-    "ParameterReport",
-    "plot_boundary_map",
-    "plot_coverage",
-    "plot_receptive_field",
-    "plot_sharing",
-    "plot_sparsity",
-    "reachable_inputs",
-    "receptive_field",
-    "ReceptiveField",
-    "recover_convolution",
-    "Recovery",
-    "reflection_error",
-    "reflection_indices",
-    "reflection_matrix",
-    "ReflectionCheck",
-    "sharing_graph",
     "sharing_pattern",
     "SharingPattern",
-    "shift_indices",
-    "shift_matrix",
-    "ShiftCheck",
-    "singular_values",
     "symbolic_matrix",
-    "to_latex",
-    "toeplitz_levels",
-    "ToeplitzLevels",
+    "numeric_matrix",
+    "lazy_symbolic_matrix",
     "weight_symbols",
+    "bias_symbols",
+    "count_parameters",
+    "ParameterCounts",
+    # shifts, reflections and exact certificates
+    "apply_shift",
+    "apply_reflection",
+    "shift_matrix",
+    "reflection_matrix",
+    "check_shift",
+    "check_reflection",
+    "boundary_map",
     "zero_padding_interior",
+    "matching_output_shift",
+    "equivariance_error",
+    "reflection_error",
+    # structure of a matrix
+    "is_toeplitz",
+    "is_circulant",
+    "is_block_toeplitz",
+    "toeplitz_levels",
+    "recover_convolution",
+    "circulant_eigenvalues",
+    # spectra and composition
+    "singular_values",
+    "operator_norm",
+    "compose",
+    "composed_matrix",
+    # whole models
+    "parameter_report",
+    "receptive_field",
+    "column_coverage",
+    "layer_specs",
+    "reachable_inputs",
+    # for people
+    "to_latex",
+    "plot_sharing",
+    "plot_sparsity",
+    "plot_coverage",
+    "plot_boundary_map",
+    "plot_receptive_field",
+    "sharing_graph",
+    "connectivity_graph",
+    "input_ancestors",
 ]
 
 __version__ = "0.1.0"
 
-
-# Heavy dependencies load on first use, so ``import symtoe`` stays light.
+# name -> module of the names above that need torch, matplotlib or networkx
 _LAZY = {
-    "numeric_matrix": "numeric",
-    "connectivity_graph": "graphs",
-    "input_ancestors": "graphs",
-    "sharing_graph": "graphs",
-    "plot_boundary_map": "plot",
-    "plot_coverage": "plot",
-    "plot_receptive_field": "plot",
-    "plot_sharing": "plot",
-    "plot_sparsity": "plot",
-    "OperatorNorm": "spectrum",
-    "fft_rule": "spectrum",
-    "operator_norm": "spectrum",
-    "singular_values": "spectrum",
-    "lazy_symbolic_matrix": "lazy",
-    "LazyConvMatrix": "lazy",
+    "numeric_matrix": "core.numeric",
+    "lazy_symbolic_matrix": "core.lazy",
+    "operator_norm": "analysis.spectrum",
+    "singular_values": "analysis.spectrum",
+    "connectivity_graph": "present.graphs",
+    "input_ancestors": "present.graphs",
+    "sharing_graph": "present.graphs",
+    "plot_boundary_map": "present.plot",
+    "plot_coverage": "present.plot",
+    "plot_receptive_field": "present.plot",
+    "plot_sharing": "present.plot",
+    "plot_sparsity": "present.plot",
 }
 
 
@@ -142,3 +136,7 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'symtoe' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

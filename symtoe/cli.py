@@ -94,7 +94,7 @@ def _one_or_tuple(values):
 
 
 def _spec(args):
-    from .spec import ConvSpec
+    from .core.spec import ConvSpec
 
     padding = args.padding
     if any(isinstance(p, str) for p in padding):
@@ -125,7 +125,7 @@ def _matrix(args) -> int:
     spec = _spec(args)
     rows, cols = spec.matrix_shape
     if args.latex:
-        from .latex import to_latex
+        from .present.latex import to_latex
 
         print(to_latex(spec, max_rows=args.max_rows, max_cols=args.max_cols,
                        standalone=args.standalone))
@@ -137,7 +137,7 @@ def _matrix(args) -> int:
         )
     import sympy
 
-    from .symbolic import symbolic_matrix
+    from .core.symbolic import symbolic_matrix
 
     print(f"{rows} x {cols} matrix of {spec}")
     sympy.pprint(symbolic_matrix(spec), use_unicode=False, wrap_line=False)
@@ -147,7 +147,7 @@ def _matrix(args) -> int:
 def _count(args) -> int:
     import json
 
-    from .counts import count_parameters
+    from .core.counts import count_parameters
 
     spec = _spec(args)
     counts = count_parameters(spec)
@@ -170,12 +170,9 @@ def _shift_values(values):
 def _shift(args) -> int:
     import numpy as np
 
-    spec = _spec(args)
-    try:
-        from .equivariance import check_shift
-    except ImportError as error:  # pragma: no cover - until the module exists
-        raise ValueError(f"the shift subcommand needs symtoe.equivariance ({error})") from None
+    from .analysis.equivariance import check_shift
 
+    spec = _spec(args)
     result = check_shift(spec, _shift_values(args.shift), mode=args.mode)
     exact = np.asarray(result.exact, dtype=bool)
     print(f"shift {tuple(args.shift)} ({args.mode}) on {spec}")
@@ -193,7 +190,7 @@ def _plot(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from . import plot
+    from .present import plot
 
     kind = args.kind
     if kind == "auto":
@@ -282,7 +279,7 @@ def _report(args) -> int:
     _progress("loading torch")
     import torch  # noqa: F401  (slow import, before the model's own)
 
-    from .report import parameter_report
+    from .network.report import parameter_report
 
     _progress(f"building {args.model}")
     model = _load_model(args.model)

@@ -74,7 +74,7 @@ def test_plot_writes_a_png(tmp_path):
 
 
 def test_shift_prints_the_exactness_map():
-    pytest.importorskip("symtoe.equivariance")
+    pytest.importorskip("symtoe.analysis.equivariance")
     run = symtoe("shift", "--kernel-size", "3", "--input-size", "6", "--padding", "1",
                  "--shift", "1")
     assert run.returncode == 0, run.stderr

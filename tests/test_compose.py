@@ -16,7 +16,7 @@ import torch
 from reference import probe_matrix, torch_forward
 
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.compose import compose, composed_matrix
+from symtoe.analysis.compose import compose, composed_matrix
 
 
 def weights(spec2, spec1, seed):

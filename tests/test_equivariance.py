@@ -23,7 +23,7 @@ from reference import torch_forward
 from test_shifts import sliced_shift
 
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.equivariance import (
+from symtoe.analysis.equivariance import (
     boundary_map,
     check_reflection,
     check_shift,

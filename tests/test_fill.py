@@ -1,4 +1,4 @@
-"""Fill plans (symtoe.fill): the strided-copy rebuild against torch, at every depth."""
+"""Fill plans (symtoe.core.fill): the strided-copy rebuild against torch, at every depth."""
 
 import functools
 
@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from reference import torch_forward
 from test_matrices import specs
 
-import symtoe.numeric as numeric
+import symtoe.core.numeric as numeric
 from symtoe import ConvSpec, numeric_matrix, sharing_pattern
-from symtoe.fill import fill_plan
+from symtoe.core.fill import fill_plan
 
 
 @pytest.fixture

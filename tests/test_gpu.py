@@ -29,7 +29,7 @@ SPECS = [
 @pytest.mark.parametrize("layout", ["dense", "coo", "csr"])
 @pytest.mark.parametrize("kwargs", SPECS)
 def test_cuda_weight_gives_cuda_matrix_equal_to_conv(kwargs, layout):
-    from symtoe.numeric import numeric_matrix
+    from symtoe.core.numeric import numeric_matrix
 
     spec = ConvSpec(**kwargs)
     device = torch.device("cuda")

@@ -9,7 +9,7 @@ from networkx.algorithms import bipartite
 from reference import probe_matrix, torch_forward
 
 from symtoe import ConvSpec
-from symtoe.graphs import connectivity_graph, input_ancestors, sharing_graph
+from symtoe.present.graphs import connectivity_graph, input_ancestors, sharing_graph
 
 SPECS = {
     "1d-valid": ConvSpec(1, 1, 3, input_size=6),

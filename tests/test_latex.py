@@ -13,7 +13,7 @@ import torch
 from reference import probe_matrix
 
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.latex import to_latex
+from symtoe.present.latex import to_latex
 
 
 def cells(tex):

@@ -9,9 +9,9 @@ import pytest
 import sympy
 import torch
 
-import symtoe.pattern
+import symtoe.core.pattern
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.lazy import MAX_EXPLICIT_ENTRIES, LazyConvMatrix, lazy_symbolic_matrix
+from symtoe.core.lazy import MAX_EXPLICIT_ENTRIES, LazyConvMatrix, lazy_symbolic_matrix
 from tests.reference import probe_matrix
 
 SPECS = [
@@ -82,7 +82,7 @@ def test_exact_rational_weights_and_torch_weights():
 
 def test_huge_layer_corner_without_full_pattern():
     spec = ConvSpec(512, 512, 3, input_size=(224, 224), padding=1)
-    misses = symtoe.pattern.sharing_pattern.cache_info().misses
+    misses = symtoe.core.pattern.sharing_pattern.cache_info().misses
     lazy = lazy_symbolic_matrix(spec)
     corner = lazy[:4, :6].as_explicit()
     w = sympy.IndexedBase("w")
@@ -92,7 +92,7 @@ def test_huge_layer_corner_without_full_pattern():
     n = 224 * 224
     assert lazy[3 * n, 7 * n + 224 + 1] == w[3, 7, 2, 2]
     assert lazy[-1, -1] == w[511, 511, 1, 1]
-    assert symtoe.pattern.sharing_pattern.cache_info().misses == misses  # never built
+    assert symtoe.core.pattern.sharing_pattern.cache_info().misses == misses  # never built
     with pytest.raises(ValueError, match="explicit matrix must have at most"):
         lazy.as_explicit()
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from reference import naive_matrix, probe_matrix, torch_forward
 
 from symtoe import ConvSpec, numeric_matrix, symbolic_matrix, weight_symbols
-from symtoe.pattern import sharing_pattern
+from symtoe.core.pattern import sharing_pattern
 
 LAYOUTS = ["dense", "coo", "csr"]
 

@@ -13,7 +13,7 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from reference import probe_matrix, torch_forward  # noqa: E402
 
 from symtoe import ConvSpec  # noqa: E402
-from symtoe.plot import (  # noqa: E402
+from symtoe.present.plot import (  # noqa: E402
     plot_boundary_map,
     plot_coverage,
     plot_receptive_field,
@@ -104,7 +104,7 @@ def test_boundary_map_from_bool_array():
 
 
 def test_boundary_map_from_check_shift():
-    pytest.importorskip("symtoe.equivariance")
+    pytest.importorskip("symtoe.analysis.equivariance")
     spec = ConvSpec(1, 1, 3, input_size=6, padding=1)
     fig = plot_boundary_map(spec, 1)
     # zero padding, shift 1: the two border outputs differ from torch's shifted output

@@ -13,13 +13,13 @@ from reference import probe_matrix
 from torch import nn
 
 from symtoe import ConvSpec
-from symtoe.graphs import connectivity_graph, input_ancestors
-from symtoe.receptive import (
+from symtoe.network.receptive import (
     column_coverage,
     layer_specs,
     reachable_inputs,
     receptive_field,
 )
+from symtoe.present.graphs import connectivity_graph, input_ancestors
 
 # Stacks of 1-D layers as (kernel, stride, left padding, dilation).
 STACKS = {

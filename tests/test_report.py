@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from symtoe.report import LayerRow, ParameterReport, parameter_report
+from symtoe.network.report import LayerRow, ParameterReport, parameter_report
 
 
 def lenet5():

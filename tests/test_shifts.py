@@ -7,7 +7,7 @@ import pytest
 import sympy
 import torch
 
-from symtoe.shifts import (
+from symtoe.analysis.shifts import (
     apply_reflection,
     apply_shift,
     reflection_indices,

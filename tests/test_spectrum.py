@@ -11,9 +11,9 @@ import sympy
 import torch
 from reference import probe_matrix
 
-import symtoe.numeric
+import symtoe.core.numeric
 from symtoe import ConvSpec
-from symtoe.spectrum import fft_rule, operator_norm, singular_values
+from symtoe.analysis.spectrum import fft_rule, operator_norm, singular_values
 
 
 def random_weight(spec, seed):
@@ -172,7 +172,7 @@ def test_operator_norm_never_builds_the_matrix(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("operator_norm must stay matrix-free")
 
-    monkeypatch.setattr(symtoe.numeric, "numeric_matrix", refuse)
+    monkeypatch.setattr(symtoe.core.numeric, "numeric_matrix", refuse)
     spec = NORM_GRID["2d-zeros-same"]
     w = random_weight(spec, 0)
     assert operator_norm(spec, w).estimate > 0

@@ -12,7 +12,7 @@ import torch
 from reference import probe_matrix, torch_forward
 
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.structure import (
+from symtoe.analysis.structure import (
     circulant_eigenvalues,
     is_block_toeplitz,
     is_circulant,

@@ -1,7 +1,7 @@
 """Writing a layer's values with a few strided copies instead of a gather.
 
 The values of one output channel are ``W2ext[o, template]`` (see
-:class:`~symtoe.pattern.SharingPattern`): a gather of ``L`` entries, which a
+:class:`~symtoe.core.pattern.SharingPattern`): a gather of ``L`` entries, which a
 CPU does at about one entry per cycle.  But the template repeats itself.
 Along each axis the rows have a few *classes* (the taps a row reads, and
 which of them are valid), and away from the borders the classes are periodic
@@ -192,7 +192,7 @@ def _build(pattern, depth: int, leaves) -> tuple[FillPlan, float]:
 
 
 def fill_plan(pattern, depth: int | None = None) -> FillPlan:
-    """The cheapest :class:`FillPlan` of a :class:`~symtoe.pattern.SharingPattern`.
+    """The cheapest :class:`FillPlan` of a :class:`~symtoe.core.pattern.SharingPattern`.
 
     ``depth`` forces the depth of the leaves (0 to ``spec.rank``; for tests
     and benchmarks); by default the cost model picks it.  Every plan writes

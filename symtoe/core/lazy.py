@@ -2,7 +2,7 @@
 
 :func:`lazy_symbolic_matrix` returns a sympy ``MatrixExpr`` whose entry
 ``(row, col)`` is worked out from the spec's per-axis patterns
-(:func:`symtoe.pattern.axis_patterns`, each ``O(n k)``) when it is asked for.
+(:func:`symtoe.core.pattern.axis_patterns`, each ``O(n k)``) when it is asked for.
 Nothing of the size of the matrix, nor of the weight, is built, so a corner of
 an ImageNet-size layer prints at once:
 

@@ -7,7 +7,7 @@
 * :func:`connectivity_graph`: the input -> output graph of a layer or a chain
   of layers (edge where the matrix entry is nonzero).  The ancestors of an
   output node in the input layer are its receptive field, which
-  :func:`symtoe.receptive.receptive_field` gives in closed form.
+  :func:`symtoe.network.receptive.receptive_field` gives in closed form.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import math
 import networkx as nx
 import numpy as np
 
-from .counts import count_parameters
-from .pattern import sharing_pattern
-from .spec import ConvSpec, check_spec
+from ..core.counts import count_parameters
+from ..core.pattern import sharing_pattern
+from ..core.spec import ConvSpec, check_spec
 
 __all__ = ["sharing_graph", "connectivity_graph", "input_ancestors"]
 

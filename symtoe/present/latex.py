@@ -18,7 +18,7 @@ import re
 import numpy as np
 import sympy
 
-from .spec import ConvSpec
+from ..core.spec import ConvSpec
 
 __all__ = ["to_latex"]
 
@@ -63,7 +63,7 @@ def _pair_taps(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray):
     Reads the per-axis patterns only (the matrix is their product times the
     channel blocks), so it costs O(shown entries), whatever the layer's size.
     """
-    from .pattern import axis_patterns
+    from ..core.pattern import axis_patterns
 
     out_sp, in_sp = spec.output_size, spec.input_size
     o, r_flat = np.divmod(rows, math.prod(out_sp))
@@ -97,7 +97,7 @@ def _entries_from_spec(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray, name:
     pair, p = _pair_taps(spec, r, c)
     base = sympy.IndexedBase(name)
     shape = spec.weight_shape
-    skip = 2 if shape[:2] == (1, 1) else 0  # as symtoe.symbolic.weight_symbols
+    skip = 2 if shape[:2] == (1, 1) else 0  # as symtoe.core.symbolic.weight_symbols
     index = np.stack(np.unravel_index(p, shape), axis=1)[:, skip:]
     terms = {}
     for a, idx in zip(pair.tolist(), index.tolist(), strict=False):  # shown entries only
@@ -138,7 +138,7 @@ def to_latex(
     spec_or_matrix : ConvSpec, sympy Matrix or 2-D array
         A spec prints its symbolic matrix (``w_{o,i,r,s}`` entries, channel
         indices dropped for a single-channel layer, folded taps summed as in
-        :func:`~symtoe.symbolic.symbolic_matrix`).
+        :func:`~symtoe.core.symbolic.symbolic_matrix`).
     weight : array-like of shape ``spec.weight_shape``, optional
         Values for the weights (sympy expressions or exact numbers) instead of
         symbols; only with a spec.
@@ -193,7 +193,7 @@ def to_latex(
         if weight is None:
             entries = _entries_from_spec(spec, rows, cols, name)
         else:
-            from .symbolic import symbolic_matrix
+            from ..core.symbolic import symbolic_matrix
 
             sub = symbolic_matrix(spec, weight)
             entries = _entries_from_matrix(sub, rows, cols)

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from .spec import is_int
+from ..core.spec import is_int
 
 __all__ = [
     "SHIFT_MODES",

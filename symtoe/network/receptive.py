@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pattern import sharing_pattern
-from .spec import ConvSpec, check_spec
+from ..core.pattern import sharing_pattern
+from ..core.spec import ConvSpec, check_spec
 
 __all__ = [
     "ReceptiveField", "column_coverage", "layer_specs", "reachable_inputs", "receptive_field",
@@ -287,7 +287,7 @@ def receptive_field(model_or_specs, input_size=None) -> ReceptiveField:
         ``Flatten``, ``Linear`` or adaptive pool on are not part of it.
     input_size : tuple of int, optional
         One sample's shape without batch, ``(C, *spatial)``, as for
-        :func:`~symtoe.report.parameter_report`; needed for a module.
+        :func:`~symtoe.network.report.parameter_report`; needed for a module.
 
     Returns
     -------
@@ -435,7 +435,7 @@ def column_coverage(spec: ConvSpec) -> np.ndarray:
     >>> column_coverage(ConvSpec(1, 1, 3, input_size=6, padding="full")).tolist()
     [3, 3, 3, 3, 3, 3]
     """
-    from .pattern import axis_patterns
+    from ..core.pattern import axis_patterns
 
     check_spec(spec)
     counts = np.ones((), dtype=np.int64)

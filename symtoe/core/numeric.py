@@ -9,7 +9,7 @@ tensors come from the cached pattern and stay on the weight's device, in a
 * The first build of a spec, and any build that autograd records, is one
   ``index_select``: differentiable in the weight and bias.
 * Later builds without autograd follow the spec's
-  :class:`~symtoe.fill.FillPlan`: gather the few distinct blocks of rows and
+  :class:`~symtoe.core.fill.FillPlan`: gather the few distinct blocks of rows and
   broadcast each into the places it repeats with one strided copy, several
   times faster than the gather (see ``benchmarks/README.md``).
 
@@ -123,7 +123,7 @@ class _Lowering:
         """The values of every output channel, shape ``(*batch, C_out, L)``.
 
         With autograd, and on the first build of a spec, one gather.  Later
-        builds follow the spec's :class:`~symtoe.fill.FillPlan`: gather the
+        builds follow the spec's :class:`~symtoe.core.fill.FillPlan`: gather the
         few distinct blocks of rows, then broadcast each into the places it
         repeats with one strided copy.  Cold builds thus skip making the plan.
         """

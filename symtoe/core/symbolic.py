@@ -90,7 +90,7 @@ def symbolic_matrix(
 
     Entry rule: ``T[(o, *i), (c, *m)] = sum of w[o, c', *j]`` over the taps
     ``j`` with ``m = fold(i*s - p_left + j*d)`` per axis (see
-    :mod:`symtoe.pattern`); rows ``(c_out, *output position)`` and columns
+    :mod:`symtoe.core.pattern`); rows ``(c_out, *output position)`` and columns
     ``(c_in, *input position)`` are flattened row-major like ``x.flatten()``.
 
     Parameters

@@ -23,9 +23,9 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import MaxNLocator
 
-from .pattern import sharing_pattern
-from .receptive import column_coverage, reachable_inputs, receptive_field
-from .spec import ConvSpec, check_spec
+from ..core.pattern import sharing_pattern
+from ..core.spec import ConvSpec, check_spec
+from ..network.receptive import column_coverage, reachable_inputs, receptive_field
 
 __all__ = [
     "plot_sharing",
@@ -244,7 +244,7 @@ def _slice(values, what: str):
 def plot_coverage(spec: ConvSpec, *, ax=None):
     """Column coverage: how many taps meet each input position (one channel pair).
 
-    See :func:`symtoe.receptive.column_coverage`; 1-D as bars, 2-D as a
+    See :func:`symtoe.network.receptive.column_coverage`; 1-D as bars, 2-D as a
     heat map, 3-D its middle slice.
 
     >>> fig = plot_coverage(ConvSpec(1, 1, 3, input_size=(6, 6)))  # doctest: +SKIP
@@ -284,7 +284,7 @@ def plot_boundary_map(spec_or_exact, shift=None, *, mode: str = "zero", ax=None)
     Parameters
     ----------
     spec_or_exact : ConvSpec, result of ``check_shift``, or bool array
-        A spec is checked with ``symtoe.equivariance.check_shift(spec, shift,
+        A spec is checked with ``symtoe.analysis.equivariance.check_shift(spec, shift,
         mode)``; a result's ``exact`` map, or a plain boolean array of the
         output's spatial shape, is drawn as it is.
     shift : int or tuple of int
@@ -297,7 +297,7 @@ def plot_boundary_map(spec_or_exact, shift=None, *, mode: str = "zero", ax=None)
     if isinstance(spec_or_exact, ConvSpec):
         if shift is None:
             raise ValueError("shift must be given with a ConvSpec, but got None")
-        from .equivariance import check_shift
+        from ..analysis.equivariance import check_shift
 
         result = check_shift(spec_or_exact, shift, mode=mode)
         exact = np.asarray(result.exact, dtype=bool)
@@ -335,14 +335,14 @@ def plot_receptive_field(specs, position=None, *, ax=None):
     """The inputs that one output of a chain of layers reads.
 
     Filled cells: the exact set, composed from the layers' sharing patterns
-    (:func:`symtoe.receptive.reachable_inputs`).  Dashed box: the closed-form
-    field ``[i*S - P, i*S - P + r)`` of :func:`symtoe.receptive.receptive_field`,
+    (:func:`symtoe.network.receptive.reachable_inputs`).  Dashed box: the closed-form
+    field ``[i*S - P, i*S - P + r)`` of :func:`symtoe.network.receptive.receptive_field`,
     which may reach into the padding beyond the input (grey frame).
 
     Parameters
     ----------
     specs : ConvSpec or list of ConvSpecs
-        A chain of 1-D or 2-D layers (torch layers: :func:`symtoe.receptive.layer_specs`).
+        A chain of 1-D or 2-D layers (torch layers: :func:`symtoe.network.receptive.layer_specs`).
     position : int or tuple of int, optional
         The output unit; default the centre of the last output.
 

@@ -35,7 +35,7 @@ that padding is the input the one layer reads through its own padding mode.
 * other mixes (e.g. circular after zeros, reflect after reflect) are not one
   layer, with the first offending position named in the reason.
 
-Transposed layers and biases are not composed.  ``import symtoe.compose``
+Transposed layers and biases are not composed.  ``import symtoe.analysis.compose``
 does not import torch; torch tensors are composed with torch.
 """
 
@@ -46,9 +46,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pattern import fold_positions
-from .spec import ConvSpec, check_spec
-from .symbolic import as_sympy_array, symbolic_matrix, weight_symbols
+from ..core.pattern import fold_positions
+from ..core.spec import ConvSpec, check_spec
+from ..core.symbolic import as_sympy_array, symbolic_matrix, weight_symbols
 
 __all__ = ["Composition", "compose", "composed_matrix"]
 

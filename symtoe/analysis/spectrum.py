@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .spec import ConvSpec, check_spec
+from ..core.spec import ConvSpec, check_spec
 
 __all__ = ["OperatorNorm", "fft_rule", "operator_norm", "singular_values"]
 
@@ -187,7 +187,7 @@ def singular_values(spec: ConvSpec, weight, method: str = "auto") -> np.ndarray:
     if method == "fft" and rule is not None:
         raise ValueError(f"method='fft' needs a circulant layer: {rule}")
     if method == "dense" or rule is not None:
-        from .numeric import numeric_matrix
+        from ..core.numeric import numeric_matrix
 
         values = torch.linalg.svdvals(numeric_matrix(spec, _unflip(spec, w)))
     else:

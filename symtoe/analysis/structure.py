@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pattern import axis_pattern, sharing_pattern
-from .spec import PADDING_MODES, ConvSpec, check_spec
+from ..core.pattern import axis_pattern, sharing_pattern
+from ..core.spec import PADDING_MODES, ConvSpec, check_spec
 
 __all__ = [
     "Recovery",
@@ -374,7 +374,7 @@ def recover_convolution(
     >>> recover_convolution(M, 3, out_channels=1, stride=1).reason
     'the nonzero pattern fits a convolution but entries that would share a weight differ'
     """
-    from .spec import _per_axis
+    from ..core.spec import _per_axis
 
     array = _entries(M)
     if not (isinstance(atol, (int, float)) and atol >= 0):
@@ -460,12 +460,12 @@ def recover_convolution(
                             continue
                         weight = flat.reshape(spec.weight_shape)
                         if symbolic:
-                            from .symbolic import symbolic_matrix
+                            from ..core.symbolic import symbolic_matrix
 
                             rebuilt = _entries(symbolic_matrix(spec, weight))
                             same = bool(np.all(rebuilt == array))
                         else:
-                            from .numeric import numeric_matrix
+                            from ..core.numeric import numeric_matrix
 
                             rebuilt = numeric_matrix(spec, weight).numpy()
                             same = _equal(rebuilt, array, atol)
@@ -516,7 +516,7 @@ def circulant_eigenvalues(spec: ConvSpec, weight=None) -> np.ndarray:
     """
     import sympy
 
-    from .symbolic import as_sympy_array, weight_symbols
+    from ..core.symbolic import as_sympy_array, weight_symbols
 
     check_spec(spec)
     if (

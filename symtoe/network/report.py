@@ -2,7 +2,7 @@
 
 :func:`parameter_report` runs one forward pass with hooks to learn every leaf
 layer's input shape, then counts each convolution's matrix in closed form
-(:func:`~symtoe.counts.count_parameters`).  A ``Linear`` layer is its own
+(:func:`~symtoe.core.counts.count_parameters`).  A ``Linear`` layer is its own
 dense matrix.  Other leaf layers (pools, activations, norms) are listed with
 their shapes and their own parameters, without matrix counts.
 
@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, fields
 
-from .counts import count_parameters
+from ..core.counts import count_parameters
 
 __all__ = ["LayerRow", "ParameterReport", "parameter_report"]
 
@@ -237,7 +237,7 @@ def _shape(value):
 def _row(name: str, module, in_shape, out_shape) -> LayerRow:
     from torch import nn
 
-    from .spec import ConvSpec
+    from ..core.spec import ConvSpec
 
     kind = type(module).__name__
     if isinstance(module, nn.modules.conv._ConvNd):
@@ -279,9 +279,9 @@ def parameter_report(model, input_size, *, name: str = "") -> ParameterReport:
     -------
     ParameterReport
         One :class:`LayerRow` per leaf-module call, in execution order, and
-        totals.  For a convolution (its matrix, :class:`~symtoe.spec.ConvSpec`
+        totals.  For a convolution (its matrix, :class:`~symtoe.core.spec.ConvSpec`
         via ``from_module``): ``shared = weight.numel()``, ``dense = rows *
-        cols``, ``nonzeros``, ``macs`` of :func:`~symtoe.counts.count_parameters`.
+        cols``, ``nonzeros``, ``macs`` of :func:`~symtoe.core.counts.count_parameters`.
         For ``Linear`` on ``(..., in)``: the dense ``in x out`` matrix per
         position.  ``sum(shared + bias)`` over modules equals
         ``sum(p.numel() for p in model.parameters())`` when every parameter

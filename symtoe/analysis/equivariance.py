@@ -2,7 +2,7 @@
 
 **The law.**  A layer ``T`` commutes with a shift when ``T S_in = S_out T``,
 where ``S_in = S_t`` shifts the input by ``t`` (``(S_t x)[m] = x[m - t]``,
-see :mod:`symtoe.shifts`) and ``S_out`` shifts the output by ``u = t / s``
+see :mod:`symtoe.analysis.shifts`) and ``S_out`` shifts the output by ``u = t / s``
 (stride ``s``; ``u = t * s`` for a transposed layer).  Output position ``r``
 is **exact** when row ``r`` of the commutator ``C = T S_in - S_out T`` is zero
 *for every kernel* (a row that is zero on both sides is exact too).
@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .pattern import sharing_pattern
+from ..core.pattern import sharing_pattern
+from ..core.spec import ConvSpec, check_spec
 from .shifts import (
     apply_reflection,
     apply_shift,
@@ -42,7 +43,6 @@ from .shifts import (
     reflection_indices,
     shift_indices,
 )
-from .spec import ConvSpec, check_spec
 
 __all__ = [
     "ReflectionCheck",
@@ -247,7 +247,7 @@ class ShiftCheck:
         """
         import sympy
 
-        from .symbolic import as_sympy_array, weight_symbols
+        from ..core.symbolic import as_sympy_array, weight_symbols
 
         spec = self.spec
         if self.output_shift is None:
