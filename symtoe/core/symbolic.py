@@ -18,6 +18,7 @@ import math
 import numpy as np
 import sympy
 
+from .counts import count_parameters
 from .pattern import sharing_pattern
 from .spec import ConvSpec, check_spec
 
@@ -125,13 +126,14 @@ def symbolic_matrix(
             "bias is only part of the augmented matrix: pass augmented=True, "
             "or add the bias vector to T @ x yourself"
         )
-    pattern = sharing_pattern(spec)
-    if pattern.nnz > MAX_SYMBOLIC_NONZEROS:
+    nnz = count_parameters(spec).nonzeros  # closed form: refuse before building
+    if nnz > MAX_SYMBOLIC_NONZEROS:
         raise ValueError(
-            f"spec has {pattern.nnz} nonzeros, more than the {MAX_SYMBOLIC_NONZEROS} "
+            f"spec has {nnz} nonzeros, more than the {MAX_SYMBOLIC_NONZEROS} "
             "an explicit sympy matrix can hold usefully; use numeric_matrix(..., "
             "layout='csr') or count_parameters(spec)"
         )
+    pattern = sharing_pattern(spec)
     w = weight_symbols(spec) if weight is None else as_sympy_array(
         weight, spec.weight_shape, "weight"
     )
