@@ -12,6 +12,7 @@ import torch
 import symtoe.core.pattern
 from symtoe import ConvSpec, symbolic_matrix
 from symtoe.core.lazy import MAX_EXPLICIT_ENTRIES, LazyConvMatrix, lazy_symbolic_matrix
+from symtoe.core.symbolic import WeightSymbol, weight_symbols
 from tests.reference import probe_matrix
 
 SPECS = [
@@ -85,13 +86,13 @@ def test_huge_layer_corner_without_full_pattern():
     misses = symtoe.core.pattern.sharing_pattern.cache_info().misses
     lazy = lazy_symbolic_matrix(spec)
     corner = lazy[:4, :6].as_explicit()
-    w = sympy.IndexedBase("w")
-    assert corner[0, :] == sympy.Matrix([[w[0, 0, 1, 1], w[0, 0, 1, 2], 0, 0, 0, 0]])
-    assert corner[1, 0] == w[0, 0, 1, 0]
+    w = lambda *index: WeightSymbol("w", index)  # noqa: E731
+    assert corner[0, :] == sympy.Matrix([[w(0, 0, 1, 1), w(0, 0, 1, 2), 0, 0, 0, 0]])
+    assert corner[1, 0] == w(0, 0, 1, 0)
     # row (o=3, 0, 0) against column (c=7, 1, 1): centre-right-bottom tap
     n = 224 * 224
-    assert lazy[3 * n, 7 * n + 224 + 1] == w[3, 7, 2, 2]
-    assert lazy[-1, -1] == w[511, 511, 1, 1]
+    assert lazy[3 * n, 7 * n + 224 + 1] == w(3, 7, 2, 2)
+    assert lazy[-1, -1] == w(511, 511, 1, 1)
     assert symtoe.core.pattern.sharing_pattern.cache_info().misses == misses  # never built
     with pytest.raises(ValueError, match="explicit matrix must have at most"):
         lazy.as_explicit()
@@ -105,7 +106,9 @@ def test_matrix_expression_behaviour():
     assert lazy.T[4, 1] == lazy[1, 4]
     assert lazy[0, 5] == 0  # other group
     assert lazy.as_explicit() == symbolic_matrix(spec).as_immutable()
-    assert lazy == LazyConvMatrix(spec) and lazy != lazy_symbolic_matrix(spec.replace(groups=1))
+    assert lazy == lazy_symbolic_matrix(spec) and lazy != lazy_symbolic_matrix(spec.replace(groups=1))
+    assert hash(lazy) == hash(lazy_symbolic_matrix(spec))
+    assert lazy.func(*lazy.args) == lazy and isinstance(lazy, LazyConvMatrix)
     assert MAX_EXPLICIT_ENTRIES >= 1_000_000
     assert sympy.latex(lazy) == "T"
 
@@ -116,3 +119,21 @@ def test_errors():
         lazy_symbolic_matrix(spec, np.zeros((1, 1, 3)))
     with pytest.raises(ValueError, match="spec must be a ConvSpec"):
         lazy_symbolic_matrix((1, 2, 3))
+
+
+def test_state_in_args_equal_weights_subs_and_names():
+    """Equal layers with equal weights are equal; subs and names reach the weights."""
+    spec = ConvSpec(1, 2, 3, input_size=5, padding=1, padding_mode="reflect")
+    values = np.arange(6).reshape(spec.weight_shape)
+    a, b = lazy_symbolic_matrix(spec, values), lazy_symbolic_matrix(spec, values.tolist())
+    assert a == b and hash(a) == hash(b)
+    assert a != lazy_symbolic_matrix(spec, values + 1)
+    v = lazy_symbolic_matrix(spec, name="v")
+    assert v.as_explicit() == symbolic_matrix(spec, weight_symbols(spec, "v")).as_immutable()
+    assert v[0, 1] == WeightSymbol("v", (0, 0, 0)) + WeightSymbol("v", (0, 0, 2))  # reflect fold
+    # substituting every default symbol gives the matrix of those values: torch's
+    symbols = weight_symbols(spec).ravel()
+    lazy = lazy_symbolic_matrix(spec).subs(dict(zip(symbols, values.ravel().tolist())))
+    probed = probe_matrix(spec, torch.tensor(values, dtype=torch.float64)).numpy()
+    assert np.array_equal(np.array(entrywise(lazy).tolist(), dtype=np.int64), probed.astype(np.int64))
+    assert lazy == a

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import naive_matrix, probe_matrix, torch_forward
 
-from symtoe import ConvSpec, numeric_matrix, symbolic_matrix, weight_symbols
+from symtoe import ConvSpec, bias_symbols, numeric_matrix, symbolic_matrix, weight_symbols
 from symtoe.core.pattern import sharing_pattern
+from symtoe.core.symbolic import WeightSymbol
 
 LAYOUTS = ["dense", "coo", "csr"]
 
@@ -139,8 +140,8 @@ def test_symbolic_default_symbols_print_as_indices():
     spec = ConvSpec(1, 1, 3, input_size=5)
     assert symbolic_matrix(spec)[1, :].tolist() == [[0, *weight_symbols(spec).ravel(), 0]]
     spec2 = ConvSpec(2, 3, (2, 2), input_size=(3, 3))
-    assert sympy.latex(weight_symbols(spec2)[2, 1, 0, 1]) == "{w}_{2,1,0,1}"
-    assert weight_symbols(spec2)[2, 1, 0, 1] == sympy.IndexedBase("w")[2, 1, 0, 1]
+    assert sympy.latex(weight_symbols(spec2)[2, 1, 0, 1]) == "w_{2,1,0,1}"
+    assert weight_symbols(spec2)[2, 1, 0, 1] == WeightSymbol("w", (2, 1, 0, 1))
     assert str(weight_symbols(spec2)[2, 1, 0, 1]) == "w[2, 1, 0, 1]"
 
 
@@ -266,9 +267,10 @@ def test_augmented_includes_bias_like_torch(layout):
 def test_symbolic_augmented_has_bias_column():
     spec = ConvSpec(1, 2, 2, input_size=3, bias=True)
     S = symbolic_matrix(spec, augmented=True)
-    b = sympy.IndexedBase("b")
+    b = bias_symbols(spec)
     assert S.shape == (5, 4)
     assert S[:, 3].T.tolist() == [[b[0], b[0], b[1], b[1], 1]]
+    assert [str(v) for v in b] == ["b[0]", "b[1]"]
     exact = symbolic_matrix(spec, [[[1, 2]], [[3, 4]]], bias=[sympy.Rational(1, 2), -1], augmented=True)
     x = torch.tensor([[[1.0, -2.0, 5.0]]], dtype=torch.float64)
     y = torch_forward(spec, x, torch.tensor([[[1.0, 2]], [[3, 4]]], dtype=torch.float64),

@@ -3,8 +3,8 @@
 :func:`lazy_symbolic_matrix` returns a sympy ``MatrixExpr`` whose entry
 ``(row, col)`` is worked out from the spec's per-axis patterns
 (:func:`symtoe.core.pattern.axis_patterns`, each ``O(n k)``) when it is asked for.
-Nothing of the size of the matrix, nor of the weight, is built, so a corner of
-an ImageNet-size layer prints at once:
+Nothing of the size of the matrix is built (nor of the weight, with the
+default symbols), so a corner of an ImageNet-size layer prints at once:
 
 >>> from symtoe import ConvSpec
 >>> big = lazy_symbolic_matrix(ConvSpec(512, 512, 3, input_size=(224, 224), padding=1))
@@ -16,112 +16,127 @@ Matrix([[w[0, 0, 1, 1], w[0, 0, 1, 2], 0]])
 
 from __future__ import annotations
 
-import itertools
-import math
+from functools import cached_property
 
 import numpy as np
 import sympy
+from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
 
-from .pattern import axis_patterns
 from .spec import ConvSpec, check_spec
-from .symbolic import symbolic_matrix
+from .symbolic import (
+    WeightSymbol,
+    as_sympy_array,
+    entry_values,
+    symbolic_matrix,
+    weight_symbols,
+)
 
-__all__ = ["LazyConvMatrix", "lazy_symbolic_matrix", "MAX_EXPLICIT_ENTRIES"]
+__all__ = ["LayerGeometry", "LazyConvMatrix", "lazy_symbolic_matrix", "MAX_EXPLICIT_ENTRIES"]
 
 #: ``as_explicit()`` of the whole matrix is refused above this many entries.
 MAX_EXPLICIT_ENTRIES = 4_000_000
+#: Substituting into the default symbols of a layer with more weights is refused.
+MAX_SUBSTITUTED_WEIGHTS = 1_000_000
 
 
-def _unravel(index: int, sizes: tuple[int, ...]) -> list[int]:
-    """Row-major multi-index of ``index`` in a grid of ``sizes`` (one entry's worth)."""
-    out = []
-    for size in reversed(sizes):
-        index, rest = divmod(index, size)
-        out.append(rest)
-    return out[::-1]
+class LayerGeometry(sympy.Atom):
+    """A :class:`~symtoe.core.spec.ConvSpec` as a sympy atom, so that a lazy
+    matrix can keep it in its ``args`` (equality, hashing, ``func(*args)``)."""
+
+    def __new__(cls, spec: ConvSpec):
+        obj = sympy.Atom.__new__(cls)
+        obj.spec = check_spec(spec)
+        return obj
+
+    def __getnewargs__(self):
+        return (self.spec,)
+
+    def _hashable_content(self):
+        return (self.spec,)
+
+    def _sympystr(self, printer):
+        return repr(self.spec)
 
 
 class LazyConvMatrix(MatrixExpr):
     """The matrix of a convolution layer as a sympy matrix expression.
 
-    Use :func:`lazy_symbolic_matrix`.  Indexing with integers gives the exact
+    Use :func:`lazy_symbolic_matrix`.  The state is in ``args``:
+    ``(LayerGeometry(spec), weights)``, with ``weights`` the name of the
+    default symbols (a ``Str``) or an exact ``ImmutableDenseNDimArray``; so
+    equal layers with equal weights are equal, hash alike, and ``subs``
+    substitutes into the weights.  Indexing with integers gives the exact
     entry; slicing gives a ``MatrixSlice`` whose ``as_explicit()`` evaluates
     only the sliced entries.  ``as_explicit()`` of the whole matrix is refused
     with a ValueError above :data:`MAX_EXPLICIT_ENTRIES` entries.
     """
 
-    def __new__(cls, spec: ConvSpec, weight=None, name: str = "w"):
-        obj = MatrixExpr.__new__(cls)
-        obj._spec = spec
-        obj._axes = axis_patterns(spec)
-        obj._base = sympy.IndexedBase(name)
-        obj._weight = weight
-        obj._key = ("symbols", name) if weight is None else ("weight", id(weight))
-        return obj
-
-    # The spec and weight are not sympy objects, so they are not ``args``:
-    # equality and hashing go through ``_hashable_content`` instead.
-    def _hashable_content(self):
-        return (self._spec, self._key)
-
-    def doit(self, **hints):
-        return self
+    def __new__(cls, geometry: LayerGeometry, weights):
+        return MatrixExpr.__new__(cls, geometry, weights)
 
     @property
     def spec(self) -> ConvSpec:
-        return self._spec
+        return self.args[0].spec
+
+    @cached_property
+    def _weight(self):
+        """None for the default symbols, else the exact object array."""
+        weights = self.args[1]
+        return None if isinstance(weights, Str) else np.array(weights.tolist(), dtype=object)
+
+    @property
+    def _name(self) -> str:
+        weights = self.args[1]
+        return weights.name if isinstance(weights, Str) else "w"
 
     @property
     def shape(self):
-        rows, cols = self._spec.matrix_shape
+        rows, cols = self.spec.matrix_shape
         return (sympy.Integer(rows), sympy.Integer(cols))
 
-    def _weight_entry(self, index: tuple[int, ...]):
-        if self._weight is None:
-            skip = 2 if self._spec.weight_shape[:2] == (1, 1) else 0
-            return self._base[index[skip:]]
-        value = self._weight[index]
-        if hasattr(value, "item") and not isinstance(value, sympy.Basic):
-            value = value.item()  # numpy / torch scalar -> exact Python number
-        return sympy.sympify(value)
+    def doit(self, **hints):
+        return self
 
     def _entry(self, i, j, **kwargs):
         i, j = sympy.sympify(i), sympy.sympify(j)
         if not (i.is_Integer and j.is_Integer):
             return MatrixElement(self, i, j)
-        spec = self._spec
-        n_rows, n_cols = spec.matrix_shape
-        i, j = int(i) % n_rows, int(j) % n_cols
-        c_out, out_pos = divmod(i, math.prod(spec.output_size))
-        c_in, in_pos = divmod(j, math.prod(spec.input_size))
-        cog = spec.out_channels // spec.groups
-        cg = spec.in_channels // spec.groups
-        if c_in // cg != c_out // cog:  # channels of different groups
-            return sympy.S.Zero
-        taps = []
-        rows = _unravel(out_pos, spec.output_size)
-        cols = _unravel(in_pos, spec.input_size)
-        for ap, r, m in zip(self._axes, rows, cols, strict=True):
-            slot = np.flatnonzero(ap.valid[r] & (ap.cols[r] == m))
-            if len(slot) == 0:
-                return sympy.S.Zero
-            taps.append([int(t) for t in ap.taps[r, slot[0]] if t >= 0])
-        lead = (c_in, c_out % cog) if spec.transposed else (c_out, c_in % cg)
-        return sympy.Add(*(self._weight_entry(lead + tap) for tap in itertools.product(*taps)))
+        rows, cols = self.spec.matrix_shape
+        return entry_values(self.spec, [int(i) % rows], [int(j) % cols], self._weight,
+                            name=self._name)[0]
+
+    def _eval_subs(self, old, new):
+        """Substituting a default weight symbol gives explicit weights first."""
+        weights = self.args[1]
+        if not (isinstance(weights, Str) and isinstance(old, WeightSymbol)
+                and old.base == weights.name):
+            return None
+        numel = int(np.prod(self.spec.weight_shape))
+        if numel > MAX_SUBSTITUTED_WEIGHTS:
+            raise ValueError(
+                f"the layer must have at most {MAX_SUBSTITUTED_WEIGHTS} weights to substitute "
+                f"into its default symbols, but has {numel}; pass explicit weights to "
+                "lazy_symbolic_matrix instead"
+            )
+        explicit = sympy.ImmutableDenseNDimArray(weight_symbols(self.spec, weights.name).tolist())
+        return type(self)(self.args[0], explicit.subs(old, new))
 
     def as_explicit(self):
-        rows, cols = self._spec.matrix_shape
+        rows, cols = self.spec.matrix_shape
         if rows * cols > MAX_EXPLICIT_ENTRIES:
             raise ValueError(
                 f"the explicit matrix must have at most {MAX_EXPLICIT_ENTRIES} entries, but "
                 f"{rows} x {cols} has {rows * cols}; print a corner "
                 "(M[:4, :6].as_explicit()) or use symbolic_matrix(spec) (sparse)"
             )
-        return symbolic_matrix(self._spec, self._weight).as_immutable()
+        weight = self._weight
+        if weight is None:
+            weight = weight_symbols(self.spec, self._name)
+        return symbolic_matrix(self.spec, weight).as_immutable()
 
     def _sympystr(self, printer):
-        return f"LazyConvMatrix({self._spec!r})"
+        return f"LazyConvMatrix({self.spec!r})"
 
     def _latex(self, printer):
         return r"T"
@@ -145,10 +160,10 @@ def lazy_symbolic_matrix(spec: ConvSpec, weight=None, *, name: str = "w") -> Laz
     ----------
     spec : ConvSpec
     weight : array-like of shape ``spec.weight_shape``, optional
-        numpy / object arrays, nested lists or torch tensors; entries are
-        sympified when read (exact numbers stay exact).  Default: the symbols
-        of :func:`symtoe.weight_symbols` (``w[o, i, r, s]``), created one at a
-        time as entries are read.
+        numpy / object arrays, nested lists or torch tensors, converted
+        exactly once (:func:`~symtoe.core.symbolic.exact`).  Default: the
+        symbols of :func:`symtoe.weight_symbols` (``w[o, i, r, s]``), created
+        one at a time as entries are read.
     name : str
         Name of the default weight symbols.
 
@@ -165,14 +180,8 @@ def lazy_symbolic_matrix(spec: ConvSpec, weight=None, *, name: str = "w") -> Laz
     w[2]
     """
     check_spec(spec)
-    if weight is not None:
-        if isinstance(weight, (sympy.NDimArray, sympy.MatrixBase)):
-            weight = np.array(weight.tolist(), dtype=object)
-        elif not hasattr(weight, "shape"):
-            weight = np.array(weight, dtype=object)
-        if tuple(weight.shape) != tuple(spec.weight_shape):
-            raise ValueError(
-                f"weight must have shape {tuple(spec.weight_shape)}, but got "
-                f"{tuple(weight.shape)}"
-            )
-    return LazyConvMatrix(spec, weight, name)
+    if weight is None:
+        WeightSymbol(name)  # validates the name
+        return LazyConvMatrix(LayerGeometry(spec), Str(name))
+    weight = as_sympy_array(weight, spec.weight_shape, "weight")
+    return LazyConvMatrix(LayerGeometry(spec), sympy.ImmutableDenseNDimArray(weight.tolist()))

@@ -47,7 +47,15 @@ import numpy as np
 
 from .spec import ConvSpec, check_spec
 
-__all__ = ["AxisPattern", "SharingPattern", "axis_pattern", "sharing_pattern"]
+__all__ = [
+    "AxisPattern",
+    "SharingPattern",
+    "axis_pattern",
+    "axis_patterns",
+    "entry_weights",
+    "fold_positions",
+    "sharing_pattern",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,6 +197,45 @@ def axis_patterns(spec: ConvSpec) -> tuple[AxisPattern, ...]:
             spec.output_padding,
         )
     )
+
+
+def entry_weights(spec: ConvSpec, rows, cols) -> tuple[np.ndarray, np.ndarray]:
+    """Which weights fill the entries ``(rows[a], cols[a])``: arrays ``(a, p)``.
+
+    ``p`` indexes ``weight.flatten()``; an entry filled by folded taps gives
+    one pair per tap, an entry that is zero gives none.  Reads the per-axis
+    patterns only (the matrix is their product times the channel blocks), so
+    it costs ``O(len(rows) * slots)`` whatever the size of the layer: this is
+    how a corner of an ImageNet-size matrix is read without building it.
+
+    >>> spec = ConvSpec(1, 1, 3, input_size=5)
+    >>> [a.tolist() for a in entry_weights(spec, [0, 0, 1], [1, 4, 1])]
+    [[0, 2], [1, 0]]
+    """
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    out_sp, in_sp = spec.output_size, spec.input_size
+    o, r_flat = np.divmod(rows, math.prod(out_sp))
+    c, m_flat = np.divmod(cols, math.prod(in_sp))
+    r_axes = np.unravel_index(r_flat, out_sp)
+    m_axes = np.unravel_index(m_flat, in_sp)
+    cog, cg = spec.out_channels // spec.groups, spec.in_channels // spec.groups
+    ok = o // cog == c // cg
+    tap = np.zeros((len(rows), 1), dtype=np.int64)
+    present = np.ones((len(rows), 1), dtype=bool)
+    for ap, r, m, k in zip(axis_patterns(spec), r_axes, m_axes, spec.kernel_size):
+        match = (ap.cols[r] == m[:, None]) & ap.valid[r]  # (entries, slots)
+        ok &= match.any(axis=1)
+        taps = ap.taps[r, match.argmax(axis=1)]  # (entries, multiplicity)
+        # every combination of the folds of the axes so far with this one
+        tap = (tap[:, :, None] * k + taps[:, None, :]).reshape(len(rows), -1)
+        present = (present[:, :, None] & (taps >= 0)[:, None, :]).reshape(len(rows), -1)
+    k_total = math.prod(spec.kernel_size)
+    if spec.transposed:
+        p = (c[:, None] * cog + (o % cog)[:, None]) * k_total + tap
+    else:
+        p = (o[:, None] * cg + (c % cg)[:, None]) * k_total + tap
+    keep = present & ok[:, None]
+    return np.broadcast_to(np.arange(len(rows))[:, None], keep.shape)[keep], p[keep]
 
 
 def _outer(arrays: list[np.ndarray], strides: list[int], rank: int) -> np.ndarray:

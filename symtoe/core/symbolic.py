@@ -19,19 +19,79 @@ import numpy as np
 import sympy
 
 from .counts import count_parameters
-from .pattern import sharing_pattern
+from .pattern import entry_weights, sharing_pattern
 from .spec import ConvSpec, check_spec
 
-__all__ = ["symbolic_matrix", "weight_symbols", "bias_symbols", "as_sympy_array"]
+__all__ = [
+    "WeightSymbol",
+    "as_sympy_array",
+    "bias_symbols",
+    "entry_values",
+    "exact",
+    "symbol_index",
+    "symbolic_matrix",
+    "weight_symbol",
+    "weight_symbols",
+]
 
 #: Refuse explicit symbolic matrices with more nonzeros than this.
 MAX_SYMBOLIC_NONZEROS = 5_000_000
 
 
+class WeightSymbol(sympy.Symbol):
+    """One weight of a layer: a plain ``sympy.Symbol`` named ``w[0, 1]``.
+
+    ``base`` is the weight's name (``"w"``) and ``index`` its integer index
+    tuple; the symbol prints ``w[0, 1]`` as text and ``w_{0,1}`` in LaTeX.
+    Being a Symbol, it is one free symbol per weight (``T.free_symbols``
+    counts the weights a matrix uses), and it works with ``subs``,
+    ``lambdify`` and pickling.  Equal name and index give the same symbol.
+
+    >>> w = WeightSymbol("w", (0, 1))
+    >>> w, sympy.latex(2 * w), w == WeightSymbol("w", (0, 1)), w.index
+    (w[0, 1], '2 w_{0,1}', True, (0, 1))
+    """
+
+    __slots__ = ("base", "index")
+
+    def __new__(cls, base: str, index=(), **assumptions):
+        if not isinstance(base, str) or not base:
+            raise ValueError(f"name must be a non-empty string, but got {base!r}")
+        index = tuple(int(i) for i in index)
+        obj = super().__new__(cls, f"{base}[{', '.join(map(str, index))}]", **assumptions)
+        obj.base, obj.index = base, index
+        return obj
+
+    def __getnewargs_ex__(self):
+        return (self.base, self.index), self._assumptions_orig
+
+    def _latex(self, printer):
+        base = printer._print(sympy.Symbol(self.base))
+        return f"{base}_{{{','.join(map(str, self.index))}}}"
+
+    def _sympyrepr(self, printer):
+        return f"WeightSymbol({self.base!r}, {self.index!r})"
+
+
+def symbol_index(spec: ConvSpec, index: tuple[int, ...]) -> tuple[int, ...]:
+    """The index a weight's symbol shows: the full weight index, without the
+    two channel indices when the layer has one output and one input channel
+    per group (``w[r, s]``, as in textbook examples)."""
+    return tuple(index[2:]) if spec.weight_shape[:2] == (1, 1) else tuple(index)
+
+
+def weight_symbol(spec: ConvSpec, index: tuple[int, ...], name: str = "w") -> WeightSymbol:
+    """The :class:`WeightSymbol` of weight ``index`` (a tuple into ``spec.weight_shape``).
+
+    >>> weight_symbol(ConvSpec(2, 3, 3, input_size=5), (1, 0, 2))
+    w[1, 0, 2]
+    """
+    return WeightSymbol(name, symbol_index(spec, index))
+
+
 def weight_symbols(spec: ConvSpec, name: str = "w") -> np.ndarray:
-    """Default weights: an object array of ``spec.weight_shape`` holding
-    ``sympy.Indexed`` symbols ``w[o, i, r, s]`` (LaTeX ``{w}_{o,i,r,s}``, which
-    renders as :math:`w_{o,i,r,s}`), equal to ``sympy.IndexedBase('w')[o, i, r, s]``.
+    """Default weights: an object array of ``spec.weight_shape`` holding one
+    :class:`WeightSymbol` per weight, ``w[o, i, r, s]`` (LaTeX ``w_{o,i,r,s}``).
 
     When the layer has one output and one input channel per group the channel
     indices are left out (``w[r, s]``), as in textbook examples.
@@ -39,26 +99,57 @@ def weight_symbols(spec: ConvSpec, name: str = "w") -> np.ndarray:
     >>> weight_symbols(ConvSpec(1, 1, 3, input_size=5)).ravel().tolist()
     [w[0], w[1], w[2]]
     """
-    base = sympy.IndexedBase(name)
-    shape = spec.weight_shape
-    skip = 2 if shape[:2] == (1, 1) else 0
-    out = np.empty(shape, dtype=object)
-    for index in np.ndindex(*shape):  # one symbol per weight, not per entry
-        out[index] = base[index[skip:]]
+    check_spec(spec)
+    WeightSymbol(name)  # validates the name once
+    out = np.empty(spec.weight_shape, dtype=object)
+    for index in np.ndindex(*spec.weight_shape):  # one symbol per weight, not per entry
+        out[index] = weight_symbol(spec, index, name)
     return out
 
 
 def bias_symbols(spec: ConvSpec, name: str = "b") -> np.ndarray:
-    """Default bias: ``b[o]`` for each output channel."""
-    base = sympy.IndexedBase(name)
+    """Default bias: one :class:`WeightSymbol` ``b[o]`` per output channel.
+
+    >>> bias_symbols(ConvSpec(1, 2, 3, input_size=5)).tolist()
+    [b[0], b[1]]
+    """
+    check_spec(spec)
     out = np.empty(spec.out_channels, dtype=object)
-    out[:] = [base[o] for o in range(spec.out_channels)]
+    out[:] = [WeightSymbol(name, (o,)) for o in range(spec.out_channels)]
     return out
 
 
+def exact(value, name: str):
+    """One value as an exact sympy number or expression.
+
+    Integers (Python, numpy) become ``Integer``, ``fractions.Fraction``
+    ``Rational``, strings are parsed, sympy objects pass through, and a Python
+    or numpy complex becomes ``a + b*I`` with Integer parts where they are
+    integral (other parts stay Floats, as floats do).  ``None``, booleans and
+    other objects are refused with a ValueError naming ``name``.
+    """
+    if isinstance(value, sympy.Basic):
+        return value
+    if value is None or isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must hold numbers or sympy expressions, but got {value!r}")
+    if isinstance(value, (complex, np.complexfloating)):
+        parts = []
+        for part in (value.real, value.imag):
+            part = float(part)
+            parts.append(sympy.Integer(int(part)) if part.is_integer() else sympy.Float(part))
+        return parts[0] + parts[1] * sympy.I
+    try:
+        return sympy.sympify(value, strict=not isinstance(value, str))
+    except (sympy.SympifyError, TypeError, ValueError):
+        raise ValueError(
+            f"{name} must hold numbers or sympy expressions, but got {value!r}"
+        ) from None
+
+
 def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """``values`` as an object array of sympy expressions of ``shape``, exactly:
-    ints become Integers, ``fractions.Fraction`` Rationals, strings are parsed."""
+    """``values`` as an object array of sympy expressions of ``shape``, exactly
+    (see :func:`exact`: ints stay Integers, Fractions become Rationals,
+    strings are parsed, integral complex numbers get exact parts)."""
     if hasattr(values, "detach"):  # torch tensor
         values = values.detach().cpu().tolist()
     elif isinstance(values, (sympy.NDimArray, sympy.MatrixBase)):
@@ -70,7 +161,40 @@ def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
     if given is None or given.shape != tuple(shape):
         got = "a ragged nesting" if given is None else given.shape
         raise ValueError(f"{name} must have shape {tuple(shape)}, but got {got}")
-    return np.vectorize(sympy.sympify, otypes=[object])(given)
+    out = np.empty(given.shape, dtype=object)
+    out.ravel()[:] = [exact(v, name) for v in given.ravel().tolist()]  # one per weight
+    return out
+
+
+def entry_values(spec: ConvSpec, rows, cols, weight=None, *, name: str = "w") -> list:
+    """Exact values of the entries ``(rows[a], cols[a])`` of the layer's matrix.
+
+    The one reader of single entries (:func:`~symtoe.core.pattern.entry_weights`
+    on the per-axis patterns, then a sum of the weights found), used by the
+    lazy matrix and by LaTeX: it costs ``O(len(rows))`` whatever the layer's
+    size.  ``weight`` (any array of ``spec.weight_shape``: an object array,
+    numpy, torch) is read only where an entry needs it and converted with
+    :func:`exact`; by default the entries hold :func:`weight_symbol` symbols.
+
+    >>> entry_values(ConvSpec(1, 1, 3, input_size=4, padding=1, padding_mode="reflect"),
+    ...              [0, 0], [1, 3])
+    [w[0] + w[2], 0]
+    """
+    entry, p = entry_weights(spec, rows, cols)
+    if weight is None:
+        index = np.stack(np.unravel_index(p, spec.weight_shape), axis=1).tolist()
+        terms = [weight_symbol(spec, i, name) for i in index]
+    elif hasattr(weight, "detach"):  # torch: read the needed weights only
+        import torch
+
+        flat = weight.detach().reshape(-1)[torch.as_tensor(p, device=weight.device)]
+        terms = [exact(v, "weight") for v in flat.cpu().tolist()]
+    else:
+        terms = [exact(v, "weight") for v in np.asarray(weight).ravel()[p].tolist()]
+    values = [[] for _ in range(len(np.atleast_1d(rows)))]
+    for a, term in zip(entry.tolist(), terms, strict=True):  # the requested entries only
+        values[a].append(term)
+    return [sympy.Add(*v) for v in values]
 
 
 def _values(spec: ConvSpec, weight: np.ndarray) -> np.ndarray:
@@ -121,6 +245,8 @@ def symbolic_matrix(
     ``padding_mode``; ``F.conv_transpose1d`` when ``spec.transposed``).
     """
     check_spec(spec)
+    if not isinstance(augmented, bool):
+        raise ValueError(f"augmented must be True or False, but got {augmented!r}")
     if bias is not None and not augmented:
         raise ValueError(
             "bias is only part of the augmented matrix: pass augmented=True, "

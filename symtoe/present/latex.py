@@ -19,6 +19,7 @@ import numpy as np
 import sympy
 
 from ..core.spec import ConvSpec
+from ..core.symbolic import as_sympy_array, entry_values
 
 __all__ = ["to_latex"]
 
@@ -57,57 +58,13 @@ def _boundaries(index: np.ndarray, gap, channel: int, level: int | None) -> list
     return sep
 
 
-def _pair_taps(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray):
-    """Weights ``p`` of every entry ``(rows[a], cols[a])``: returns (a, p) arrays.
-
-    Reads the per-axis patterns only (the matrix is their product times the
-    channel blocks), so it costs O(shown entries), whatever the layer's size.
-    """
-    from ..core.pattern import axis_patterns
-
-    out_sp, in_sp = spec.output_size, spec.input_size
-    o, r_flat = np.divmod(rows, math.prod(out_sp))
-    c, m_flat = np.divmod(cols, math.prod(in_sp))
-    r_axes = np.unravel_index(r_flat, out_sp)
-    m_axes = np.unravel_index(m_flat, in_sp)
-    cog, cg = spec.out_channels // spec.groups, spec.in_channels // spec.groups
-    ok = o // cog == c // cg
-    per_axis = []
-    for ap, r, m in zip(axis_patterns(spec), r_axes, m_axes, strict=False):
-        match = (ap.cols[r] == m[:, None]) & ap.valid[r]  # (pairs, slots)
-        ok &= match.any(axis=1)
-        per_axis.append(ap.taps[r, match.argmax(axis=1)])  # (pairs, multiplicity)
-    tap = np.zeros((len(rows), 1), dtype=np.int64)
-    present = np.ones((len(rows), 1), dtype=bool)
-    for taps, k in zip(per_axis, spec.kernel_size, strict=False):  # all fold combinations
-        tap = (tap[:, :, None] * k + taps[:, None, :]).reshape(len(rows), -1)
-        present = (present[:, :, None] & (taps >= 0)[:, None, :]).reshape(len(rows), -1)
-    k_total = math.prod(spec.kernel_size)
-    if spec.transposed:
-        p = (c[:, None] * cog + (o % cog)[:, None]) * k_total + tap
-    else:
-        p = (o[:, None] * cg + (c % cg)[:, None]) * k_total + tap
-    keep = present & ok[:, None]
-    return np.broadcast_to(np.arange(len(rows))[:, None], keep.shape)[keep], p[keep]
-
-
-def _entries_from_spec(spec: ConvSpec, rows: np.ndarray, cols: np.ndarray, name: str):
-    """LaTeX of the entries ``(rows[a], cols[b])`` of the spec's matrix, as a dict."""
+def _entries_from_spec(spec: ConvSpec, rows, cols, weight, name: str) -> dict:
+    """LaTeX of the nonzero entries ``(rows[a], cols[b])`` of the spec's matrix."""
     r, c = (a.ravel() for a in np.meshgrid(rows, cols, indexing="ij"))
-    pair, p = _pair_taps(spec, r, c)
-    base = sympy.IndexedBase(name)
-    shape = spec.weight_shape
-    skip = 2 if shape[:2] == (1, 1) else 0  # as symtoe.core.symbolic.weight_symbols
-    index = np.stack(np.unravel_index(p, shape), axis=1)[:, skip:]
-    terms = {}
-    for a, idx in zip(pair.tolist(), index.tolist(), strict=False):  # shown entries only
-        terms.setdefault((int(r[a]), int(c[a])), []).append(base[tuple(idx)])
-    return {key: _latex(sympy.Add(*v), name) for key, v in terms.items()}
-
-
-def _latex(expr, name: str = "w") -> str:
-    """sympy's LaTeX, with ``{w}_{0,1}`` written ``w_{0,1}``."""
-    return sympy.latex(expr).replace(f"{{{name}}}_", f"{name}_")
+    values = entry_values(spec, r, c, weight, name=name)
+    return {
+        (int(i), int(j)): sympy.latex(v) for i, j, v in zip(r, c, values, strict=True) if v != 0
+    }
 
 
 def _entries_from_matrix(matrix, rows: np.ndarray, cols: np.ndarray):
@@ -116,7 +73,7 @@ def _entries_from_matrix(matrix, rows: np.ndarray, cols: np.ndarray):
         for b in cols.tolist():
             value = matrix[a, b]
             if value != 0:
-                out[(a, b)] = _latex(sympy.sympify(value))
+                out[(a, b)] = sympy.latex(sympy.sympify(value))
     return out
 
 
@@ -190,13 +147,9 @@ def to_latex(
     rows, row_gap = _shown(n_rows, max_rows)
     cols, col_gap = _shown(n_cols, max_cols)
     if spec is not None:
-        if weight is None:
-            entries = _entries_from_spec(spec, rows, cols, name)
-        else:
-            from ..core.symbolic import symbolic_matrix
-
-            sub = symbolic_matrix(spec, weight)
-            entries = _entries_from_matrix(sub, rows, cols)
+        if weight is not None:
+            weight = as_sympy_array(weight, spec.weight_shape, "weight")
+        entries = _entries_from_spec(spec, rows, cols, weight, name)
         if blocks:
             out_sp, in_sp = math.prod(spec.output_size), math.prod(spec.input_size)
             row_sep = _boundaries(
