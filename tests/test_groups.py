@@ -584,6 +584,55 @@ def test_lifting_then_group_conv(group, n, s):
     assert check.holds == ((n + 2 - 3) % s == 0)
 
 
+@pytest.mark.parametrize("n, padding_mode, holds", [(9, "zeros", True), (10, "zeros", False),
+                                                     (6, "circular", True)])
+def test_dilated_and_circular_group_conv_against_torch(n, padding_mode, holds):
+    stride = 2 if padding_mode == "zeros" else 1
+    spec = GroupConvSpec("D4", "regular", "regular", 1, 2, 3, input_size=n, padding=2, dilation=2,
+                         stride=stride, padding_mode=padding_mode)
+    gen = torch.Generator().manual_seed(4)
+    w = torch.randn(spec.weight_shape, generator=gen, dtype=torch.float64)
+    x = torch.randn(3, 8, n, n, generator=gen, dtype=torch.float64)
+    for g in (1, 4, 5):  # r, m, r m
+        check = check_symmetry(spec, g)
+        lhs = torch_forward(spec.conv, field_transform("D4", "regular", g)(x), tied_kernel(spec, w))
+        rhs = field_transform("D4", "regular", g)(torch_forward(spec.conv, x, tied_kernel(spec, w)))
+        err = (lhs - rhs).abs().amax(dim=(0, 1)).numpy()
+        assert (err[check.exact] <= TOL).all() and (err[~check.exact] > 1e-6).all()
+        assert check.holds == (holds or g == 5)  # r m is the transpose: no axis reversed
+
+
+def test_cube_lifting_is_the_stack_of_turned_filters_and_commutes():
+    """O in 3-D: output channel h of a lifting layer is the filter turned by h
+    (torch.rot90 words), and scalar / sign fields commute with quarter turns."""
+    words, _ = CUBE
+    probe = np.arange(27.0).reshape(1, 1, 3, 3, 3)
+    images = [act_3d(probe, w).ravel().tolist() for w in words]
+    ours = [images.index(apply_group_element(probe, "O", g).ravel().tolist()) for g in range(24)]
+    lift = GroupConvSpec("O", "trivial", "regular", 1, 1, 2, input_size=4)
+    w = torch.randn(lift.weight_shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    stack = tied_kernel(lift, w)[:, 0]
+    base = w.reshape(2, 2, 2)
+    for h in range(24):
+        assert torch.equal(stack[h], act_3d(base, words[ours[h]]))
+    gen = torch.Generator().manual_seed(8)
+    for in_rep, out_rep in (("trivial", "trivial"), ("trivial", "sign"), ("sign", "trivial")):
+        for n, stride in ((5, 2), (6, 2), (4, 1)):
+            spec = GroupConvSpec("O", in_rep, out_rep, 2, 2, 3, input_size=n, padding=1, stride=stride)
+            weight = torch.randn(spec.weight_shape, generator=gen, dtype=torch.float64)
+            kernel = tied_kernel(spec, weight)
+            x = torch.randn(2, 2, n, n, n, generator=gen, dtype=torch.float64)
+            for axes in ((0, 1), (1, 2), (0, 2)):
+                dims = tuple(2 + a for a in axes)
+                check = check_rotation(spec, 1, axes=axes)
+                s_in, s_out = (-1 if r == "sign" else 1 for r in (in_rep, out_rep))
+                lhs = F.conv3d(s_in * torch.rot90(x, 1, dims), kernel, stride=stride, padding=1)
+                rhs = s_out * torch.rot90(F.conv3d(x, kernel, stride=stride, padding=1), 1, dims)
+                err = (lhs - rhs).abs().amax(dim=(0, 1)).numpy()
+                assert (err[check.exact] <= TOL).all() and (err[~check.exact] > 1e-6).all()
+                assert check.holds == ((n - 1) % stride == 0)
+
+
 def test_stack_of_convspecs_is_sound_against_torch():
     first = ConvSpec(1, 2, 3, input_size=(8, 8), padding=1, stride=2)
     second = ConvSpec(2, 1, 3, input_size=first.output_size, padding=1)
@@ -662,3 +711,16 @@ def test_repr_and_replace():
     assert spec == GroupConvSpec("D4", "regular", "regular", 2, 3, 3, input_size=8, padding=1)
     assert hash(spec) == hash(spec.replace())
     assert "holds=True" in repr(check_rotation(spec))
+
+
+@pytest.mark.slow
+def test_benchmark_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_groups.py"), "--quick"],
+                          capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert "check_rotation p4 regular->regular" in proc.stdout and "ratio" in proc.stdout

@@ -72,6 +72,7 @@ __all__ = [
     "kernel_space_dimension",
     "pixel_group",
     "representation",
+    "representation_names",
 ]
 
 GROUPS = ("C2", "C4", "D1", "D2", "D4", "O")
@@ -343,15 +344,16 @@ def check_kernel(G: PixelGroup, kernel_size, dilation) -> tuple[int, ...]:
     return out[0]
 
 
-def position_action(G: PixelGroup, size: tuple[int, ...]) -> np.ndarray:
-    """``act[g, m]``: the flat index of ``M_g u(m)`` on a grid of ``size``.
+def position_action(matrices: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
+    """``act[g, m]``: the flat index of ``M_g u(m)`` on a grid of ``size``, for
+    signed permutation matrices ``matrices`` of shape ``(count, rank, rank)``.
 
     Offsets are doubled (``2m - (n-1)``) so that even sizes stay integer.
     """
     grids = np.indices(size).reshape(len(size), -1)
     n = np.array(size)[:, None]
     doubled = 2 * grids - (n - 1)  # (rank, K)
-    moved = np.einsum("gab,bk->gak", G.matrices, doubled)
+    moved = np.einsum("gab,bk->gak", matrices, doubled)
     index = (moved + (n - 1)[None]) // 2
     return np.ravel_multi_index(tuple(np.moveaxis(index, 1, 0)), size)
 
@@ -401,7 +403,7 @@ def _orbits(group: str, rep_in: str, rep_out: str, kernel: tuple[int, ...]) -> K
             f"has {total * G.order}"
         )
     # action and sign of every element on every triple, by broadcasting (g, o, i, tap)
-    pos = position_action(G, kernel)[:, None, None, :]
+    pos = position_action(G.matrices, kernel)[:, None, None, :]
     o_to = r_out.perm[:, :, None, None]
     i_to = r_in.perm[:, None, :, None]
     act = ((o_to * r_in.dim + i_to) * n_taps + pos).reshape(G.order, total)
@@ -537,7 +539,7 @@ def field_source(rep: Representation, element: int, fields: int, size) -> tuple:
     G = rep.group
     size = tuple(size)
     inv = G.inverse[element]
-    pos = position_action(G, size)[inv]  # m -> g^-1 m
+    pos = position_action(G.matrices[inv][None], size)[0]  # m -> g^-1 m
     back = np.argsort(rep.perm[element])  # a -> perm^-1(a)
     n = math.prod(size)
     f = np.arange(fields)[:, None, None]

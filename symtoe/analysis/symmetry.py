@@ -127,13 +127,7 @@ def _offset(spec: ConvSpec, a: int) -> int:
 
 def _grid_map(matrix: np.ndarray, size) -> np.ndarray:
     """``src[m]``: flat index of ``g^-1 m`` on a grid (``M^T`` is ``g^-1``)."""
-    G = _Single(matrix.T[None])
-    return position_action(G, tuple(size))[0]
-
-
-@dataclass(frozen=True)
-class _Single:  # just enough of a PixelGroup for position_action
-    matrices: np.ndarray
+    return position_action(matrix.T[None], tuple(size))[0]
 
 
 def _terms(rows, cols, lhs, rhs, src_in, sign_in, inv_out, sign_out, shape, n_params):
@@ -282,41 +276,43 @@ def _conv(spec) -> ConvSpec:
     return spec.conv if isinstance(spec, GroupConvSpec) else spec
 
 
-def _check_layer(spec, element) -> SymmetryCheck:
+def _pair(spec) -> ConvSpec:
+    """The layer on one field pair (GroupConvSpec: distinct field pairs have
+    distinct weights) or one channel pair (ConvSpec: likewise)."""
     if isinstance(spec, GroupConvSpec):
-        G = spec.G
-        g = G.element(element)
-        matrix = G.matrices[g]
-        # one field pair: distinct field pairs have distinct weights
-        conv = spec.conv.replace(in_channels=spec.rho_in.dim, out_channels=spec.rho_out.dim)
+        return spec.conv.replace(in_channels=spec.rho_in.dim, out_channels=spec.rho_out.dim)
+    if isinstance(spec, ConvSpec):
+        return spec.replace(in_channels=1, out_channels=1, groups=1, bias=False)
+    raise ValueError(
+        f"spec must be a ConvSpec, a GroupConvSpec or a list of them, but got "
+        f"{type(spec).__name__}"
+    )
+
+
+def _check_layer(spec, element) -> SymmetryCheck:
+    conv = _pair(spec)
+    rows, cols, p = sharing_pattern(conv).triples()
+    if isinstance(spec, GroupConvSpec):
+        g = spec.G.element(element)
+        matrix = spec.G.matrices[g]
         _check_geometry(conv, matrix)
         src_in, sign_in = field_source(spec.rho_in, g, 1, conv.input_size)
         src_out, sign_out = field_source(spec.rho_out, g, 1, conv.output_size)
-        orbits = spec.orbits
-        tie = (np.maximum(orbits.orbit, 0), orbits.sign)
+        orbits = spec.orbits  # both sides carry the tied kernel
+        lhs = rhs = (np.maximum(orbits.orbit[p], 0), orbits.sign[p])
         n_params = spec.basis_dimension
-        rows, cols, p = sharing_pattern(conv).triples()
-        lhs = rhs = (tie[0][p], tie[1][p])
-    elif isinstance(spec, ConvSpec):
+    else:
         matrix = _as_matrix(element, spec.rank)
-        conv = spec.replace(in_channels=1, out_channels=1, groups=1, bias=False)
         _check_geometry(conv, matrix)
         src_in = _grid_map(matrix, conv.input_size)
         src_out = _grid_map(matrix, conv.output_size)
         sign_in, sign_out = np.ones(len(src_in), np.int64), np.ones(len(src_out), np.int64)
         # (w o g)[j] = w[g j]: tap j of T' carries weight g j
-        turned = position_action(_Single(matrix[None]), conv.kernel_size)[0]
-        n_params = math.prod(conv.kernel_size)
-        rows, cols, p = sharing_pattern(conv).triples()
+        turned = position_action(matrix[None], conv.kernel_size)[0]
         ones = np.ones(len(p), np.int64)
         lhs, rhs = (p, ones), (turned[p], ones)
-    else:
-        raise ValueError(
-            f"spec must be a ConvSpec, a GroupConvSpec or a list of them, but got "
-            f"{type(spec).__name__}"
-        )
-    inv_out = np.argsort(src_out)
-    terms = _terms(rows, cols, lhs, rhs, src_in, sign_in, inv_out, sign_out,
+        n_params = math.prod(conv.kernel_size)
+    terms = _terms(rows, cols, lhs, rhs, src_in, sign_in, np.argsort(src_out), sign_out,
                    conv.matrix_shape, n_params)
     exact = np.ones(conv.matrix_shape[0], dtype=bool)
     exact[terms[0]] = False
@@ -328,14 +324,11 @@ def _check_layer(spec, element) -> SymmetryCheck:
 
 def _reads(spec) -> tuple[np.ndarray, np.ndarray]:
     """Spatial (output, input) pairs that a layer's nonzero taps connect."""
-    if isinstance(spec, GroupConvSpec):
-        conv = spec.conv.replace(in_channels=spec.rho_in.dim, out_channels=spec.rho_out.dim)
-        rows, cols, p = sharing_pattern(conv).triples()
+    conv = _pair(spec)
+    rows, cols, p = sharing_pattern(conv).triples()
+    if isinstance(spec, GroupConvSpec):  # taps forced to zero read nothing
         live = spec.orbits.sign[p] != 0
         rows, cols = rows[live], cols[live]
-    else:
-        conv = spec.replace(in_channels=1, out_channels=1, groups=1, bias=False)
-        rows, cols, _ = sharing_pattern(conv).triples()
     return rows % math.prod(conv.output_size), cols % math.prod(conv.input_size)
 
 
@@ -350,8 +343,8 @@ def _check_stack(specs: tuple, element) -> SymmetryCheck:
         if isinstance(first, GroupConvSpec):
             same = (first.group, first.out_rep, first.out_fields) == (
                 second.group, second.in_rep, second.in_fields)
-            channels = f"{first.group} {first.out_rep} x {first.out_fields}, then " \
-                       f"{second.group} {second.in_rep} x {second.in_fields}"
+            channels = (f"{first.group} {first.out_rep} x {first.out_fields}, then "
+                        f"{second.group} {second.in_rep} x {second.in_fields}")
         else:
             same = first.out_channels == second.in_channels
             channels = f"{first.out_channels} channels, then {second.in_channels}"
