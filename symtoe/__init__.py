@@ -27,6 +27,12 @@ from .analysis.equivariance import (
     reflection_error,
     zero_padding_interior,
 )
+from .analysis.group_conv import GroupConvSpec, count_group_parameters, tied_kernel
+from .analysis.groups import (
+    apply_group_element,
+    equivariant_kernel_basis,
+    kernel_space_dimension,
+)
 from .analysis.shifts import apply_reflection, apply_shift, reflection_matrix, shift_matrix
 from .analysis.structure import (
     circulant_eigenvalues,
@@ -36,6 +42,7 @@ from .analysis.structure import (
     recover_convolution,
     toeplitz_levels,
 )
+from .analysis.symmetry import check_rotation, check_symmetry
 from .core.counts import ParameterCounts, count_parameters
 from .core.pattern import SharingPattern, sharing_pattern
 from .core.spec import ConvSpec
@@ -81,6 +88,15 @@ __all__ = [
     "matching_output_shift",
     "equivariance_error",
     "reflection_error",
+    # rotations and reflections: exact group sharing on the pixel grid
+    "equivariant_kernel_basis",
+    "kernel_space_dimension",
+    "GroupConvSpec",
+    "tied_kernel",
+    "count_group_parameters",
+    "apply_group_element",
+    "check_rotation",
+    "check_symmetry",
     # structure of a matrix
     "is_toeplitz",
     "is_circulant",
