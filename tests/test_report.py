@@ -8,6 +8,8 @@ import io
 import json
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -287,3 +289,12 @@ def test_pandas_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_pandas)
     with pytest.raises(ImportError, match="to_pandas needs pandas"):
         parameter_report(lenet5(), (1, 32, 32)).to_pandas()
+
+
+@pytest.mark.slow
+def test_network_benchmark_runs():
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_network.py"),
+                          "--quick"], capture_output=True, text=True, timeout=300, cwd=root)
+    assert run.returncode == 0, run.stderr
+    assert "| ResNet-18 224x224 (meta) | 90 |" in run.stdout and "(435, 435)" in run.stdout

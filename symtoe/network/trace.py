@@ -54,32 +54,33 @@ two conventions: ``macs`` (taps that read a real input value) and
 ``macs_padded`` (every tap, padding included: ``FlopCounterMode``'s
 convention, ``get_total_flops() / 2``).
 
-===============  ==================================================================
-fact             ops
-===============  ==================================================================
-:class:`ConvFact`       ``aten.convolution`` (modules, functional calls, subclasses):
-                        a :class:`~symtoe.core.spec.ConvSpec`.  An ``F.pad`` that only
-                        feeds the convolution (reflect / replicate / circular padding
-                        modes of conv modules, an asymmetric ``padding="same"``) is
-                        folded into the spec: the pad op gets ``folded_into``
-                        and the conv reads the unpadded tensor.
-:class:`MatmulFact`     ``mm, addmm, bmm, baddbmm, mv, addmv, dot`` (``matmul``,
-                        ``einsum`` and ``Linear`` reach the dispatcher as these).
-:class:`AttentionFact`  fused attention: ``_scaled_dot_product_*attention*``,
-                        ``_native_multi_head_attention``, ``_transformer_encoder_layer_fwd``.
-:class:`PoolFact`       max / average pooling windows (``ceil_mode`` as right padding).
-:class:`AdaptivePoolFact`  adaptive pools (``output_size``; global when all 1).
-:class:`UpsampleFact`   ``upsample_nearest*``, ``upsample_*linear*``, ``upsample_bicubic2d``.
-:class:`PadFact`        ``F.pad`` (one op whatever its mode; circular padding's
-                        slices and copies are grouped).
-:class:`NormFact`       batch / layer / group norm.
-:class:`EmbeddingFact`  ``aten.embedding``.
-===============  ==================================================================
+* :class:`ConvFact` (``kind "conv"``): ``aten.convolution`` of modules,
+  functional calls and subclasses, as a :class:`~symtoe.core.spec.ConvSpec`.
+  An ``F.pad`` that only feeds the convolution (the reflect / replicate /
+  circular padding modes of conv modules, an asymmetric ``padding="same"``)
+  is folded into the spec: the pad op gets ``folded_into`` (the conv's
+  index) and the conv's first input becomes the unpadded tensor.
+* :class:`MatmulFact` (``"matmul"``): ``mm, addmm, bmm, baddbmm, mv, addmv,
+  dot`` (``matmul``, ``einsum`` and ``Linear`` reach the dispatcher as these);
+  ``weight`` names a parameter operand.
+* :class:`AttentionFact` (``"attention"``): the fused kernels
+  ``_scaled_dot_product_*attention*``, ``_native_multi_head_attention``,
+  ``_transformer_encoder_layer_fwd``.
+* :class:`PoolFact` (``"pool"``): max / average pooling, the window as a
+  depthwise ConvSpec (``ceil_mode`` as right padding).
+* :class:`AdaptivePoolFact` (``"adaptive_pool"``), :class:`UpsampleFact`
+  (``"upsample"``), :class:`PadFact` (``"pad"``; circular padding's slices and
+  copies grouped into one op), :class:`NormFact` (``"norm"``),
+  :class:`EmbeddingFact` (``"embedding"``).
 
-``op.category`` sorts every op: the fact kinds above, and ``"pointwise"``,
-``"reduction"``, ``"view"`` (aliases, reshapes), ``"copy"``, ``"cat"``,
-``"creation"`` (no tensor input) or ``"other"`` (an op symtoe does not know:
-:attr:`ModelTrace.unknown_ops`).
+``op.category`` sorts every op: the fact kinds above, and ``"pointwise"``
+(torch's ``Tag.pointwise``: activations, ``add``, ``mul``, ...),
+``"reduction"`` (``mean``, ``sum``, ``amax``, ...), ``"view"`` (aliases and
+reshapes: ``view``, ``permute``, ``slice``, ``expand``, ...), ``"copy"``,
+``"cat"`` (``cat``, ``stack``), ``"creation"`` (no tensor input), ``"misc"``
+(known ops of no multiply-add: ``softmax``, ``gather``, ...) or ``"other"``
+(an op symtoe does not know: :attr:`ModelTrace.unknown_ops`; the report
+counts it as 0 with a warning).
 
 Examples
 --------
@@ -423,16 +424,13 @@ _CAT = {"cat", "stack", "concat", "concatenate"}
 _ZERO_MACS = {"_softmax", "_log_softmax", "softmax", "log_softmax", "native_dropout",
               "gather", "index", "index_select", "scatter", "scatter_add", "sort",
               "topk", "cumsum", "cumprod", "flip", "roll", "repeat", "tril", "triu",
-              "argmax", "argmin", "masked_fill", "masked_fill_", "index_put",
-              "index_put_", "copy_", "fill_", "zero_", "one_hot", "where", "_prelu_kernel",
-              "prelu", "max", "min", "embedding_bag", "_embedding_bag", "new_empty",
-              "new_zeros", "new_ones", "new_full", "empty_like", "zeros_like", "ones_like",
-              "full_like", "rand_like", "randn_like", "pixel_shuffle", "pixel_unshuffle",
-              "channel_shuffle", "im2col", "col2im", "unfold", "split", "split_with_sizes",
-              "unbind", "chunk", "tensor_split", "native_channel_shuffle", "_local_scalar_dense",
-              "item", "bernoulli_", "uniform_", "normal_", "set_", "resize_", "_assert_async",
-              "isnan", "isinf", "all", "any", "nonzero", "equal", "allclose",
-              "_reshape_alias", "as_strided", "unsqueeze_", "squeeze_", "t_", "transpose_"}
+              "argmax", "argmin", "index_put", "index_put_", "fill_", "zero_", "one_hot",
+              "_prelu_kernel", "prelu", "max", "min", "embedding_bag", "_embedding_bag",
+              "new_empty", "new_zeros", "new_ones", "new_full", "empty_like", "zeros_like",
+              "ones_like", "full_like", "rand_like", "randn_like", "pixel_shuffle",
+              "pixel_unshuffle", "channel_shuffle", "native_channel_shuffle", "im2col",
+              "col2im", "_local_scalar_dense", "bernoulli_", "uniform_", "normal_", "set_",
+              "resize_", "_assert_async", "nonzero", "equal"}
 
 
 def _packet(func) -> tuple[str, str]:
@@ -605,7 +603,7 @@ def _norm_fact(short: str, a: dict) -> NormFact:
 
 
 def _fact(short: str, category: str, a: dict, out_shape, origins):
-    if category == "conv" and short == "convolution":
+    if category == "conv":
         return _conv_fact(a)
     if category == "matmul":
         return _matmul_fact(short, a, origins)
