@@ -15,29 +15,19 @@ disturbs the figures, so compare ratios on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench_spectrum import _median_time as _median  # noqa: E402
 from models import ViT, resnet18, resnet50  # noqa: E402
 
 from symtoe.network.receptive import receptive_field  # noqa: E402
 from symtoe.network.report import parameter_report  # noqa: E402
 from symtoe.network.trace import trace_model  # noqa: E402
-
-
-def _median(fn, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -17,6 +17,14 @@ from torch import nn
 
 
 # ----------------------------------------------------------------------------- ResNet
+def _downsample(c_in: int, c_out: int, stride: int):
+    """The 1x1 projection shortcut of a ResNet block, where the shape changes."""
+    if stride == 1 and c_in == c_out:
+        return None
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False),
+                         nn.BatchNorm2d(c_out))
+
+
 class BasicBlock(nn.Module):
     """ResNet basic block (He et al. 2016): two 3x3 convs, identity or 1x1 projection.
 
@@ -32,11 +40,7 @@ class BasicBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c_out)
-        self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
-            )
+        self.downsample = _downsample(c_in, c_out, stride)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -60,11 +64,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(c_mid, c_out, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(c_out)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or c_in != c_out:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm2d(c_out)
-            )
+        self.downsample = _downsample(c_in, c_out, stride)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))

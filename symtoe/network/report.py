@@ -450,9 +450,6 @@ def _rows(trace) -> list[LayerRow]:
         if owned or layered:
             home[info.name] = (owned or layered)[0]
 
-    first_label = {}
-    for c in calls:
-        first_label.setdefault(id(c.module), calls[c.index].label)
     rows = []
     for c in calls:
         if not has_row[c.index]:
@@ -472,8 +469,7 @@ def _rows(trace) -> list[LayerRow]:
         matrices = [m for m in map(_matrix, direct[c.index]) if m is not None]
         dense, nonzeros, used, weights = (
             tuple(sum(v) for v in zip(*matrices)) if matrices else (None,) * 4)
-        rows.append(((direct[c.index][0].index if direct[c.index] else c.first_op, 0),
-                     LayerRow(
+        row = LayerRow(
             c.label, c.kind, _no_batch(c.inputs[0] if c.inputs else None),
             _no_batch(next((r for r in c.outputs if r is not None), None)),
             shared=sum(i.numel for i in own if not i.is_bias),
@@ -482,7 +478,9 @@ def _rows(trace) -> list[LayerRow]:
             macs=sum(op.macs for op in direct[c.index]),
             macs_padded=sum(op.macs_padded for op in direct[c.index]),
             weights=weights, module=c.name, depth=c.depth, note="; ".join(notes),
-        )))
+        )
+        start = direct[c.index][0].index if direct[c.index] else c.first_op
+        rows.append(((start, 0), row))
     for info in trace.parameters.values():
         if info.name in home:
             continue
