@@ -23,6 +23,7 @@ labels are never clipped); on an ``ax`` you pass, the figure is yours.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -120,6 +121,7 @@ def _luminance(rgb) -> np.ndarray:
 _FONT = FontProperties(size=10)
 
 
+@lru_cache(maxsize=4096)
 def _width(latex: str) -> float:
     """Width in points of ``$latex$`` at 10 pt."""
     return float(text_to_path.get_text_width_height_descent(_math(latex), _FONT, ismath=True)[0])
@@ -214,18 +216,19 @@ def _cell_labels(ax, r, c, terms, colours) -> None:
         text = ax.text(j, i, "", ha="center", va="center", linespacing=1.1,
                        color="white" if on_dark and not folded else "black",
                        path_effects=[withStroke(linewidth=1.8, foreground="white")]
-                       if folded else None)
+                       if folded else None, in_layout=False)  # inside its cell
         labels.append((text, parts))
     ax._symtoe_cell_labels = labels
 
 
-def _fit_labels(ax, widths: dict | None = None) -> None:
+def _fit_labels(ax, widths: dict | None = None, *, laid_out: bool = False) -> None:
     """Size the cell labels of :func:`plot_sharing` to the cells as laid out now
     (call again after changing the figure's layout)."""
     labels = getattr(ax, "_symtoe_cell_labels", [])
     if not labels:
         return
-    ax.figure.draw_without_rendering()  # the layout fixes the cell size
+    if not laid_out:
+        ax.figure.draw_without_rendering()  # the layout fixes the cell size
     (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 0)])
     cell = abs(x1 - x0) * 72 / ax.figure.dpi
     widths = {} if widths is None else widths
@@ -292,11 +295,8 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
     ax.imshow(image, interpolation="nearest")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if n_rows * n_cols <= 10_000:  # light grid between cells
-        ax.set_xticks(np.arange(-0.5, n_cols, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, n_rows, 1), minor=True)
-        ax.grid(which="minor", color="0.88", linewidth=0.5)
-        ax.tick_params(which="minor", length=0)
+    if n_rows * n_cols <= 10_000:
+        _cell_lines(ax, n_rows, n_cols, 0.5, "0.88")
     _fold_stripes(ax, rows, cols, p, first, colours)
     if legend:
         handles = [Patch(color=colours[q],
@@ -316,7 +316,7 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
     _fit_figure(fig, own)
     if show_labels:
         _cell_labels(ax, r, c, terms, image[r, c])
-        _fit_labels(ax, widths)
+        _fit_labels(ax, widths, laid_out=own)  # _fit_figure laid out a figure made here
     return fig
 
 
@@ -531,17 +531,18 @@ def _grid_image(ax, values, cmap, *, vmin=None, vmax=None, annotate=True, fmt="{
         lum = _luminance(image.cmap(image.norm(values)))
         for (r, c), v in np.ndenumerate(values):  # at most 400 cells
             ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=8,
-                    color="white" if lum[r, c] < 0.5 else "black")
+                    color="white" if lum[r, c] < 0.5 else "black", in_layout=False)
     return image
 
 
 def _cell_lines(ax, h: int, w: int, linewidth: float, color="white") -> None:
-    """Lines between the cells of an ``h x w`` grid (small grids only)."""
+    """Lines between the cells of an ``h x w`` grid (small grids only), beneath
+    everything else (one collection: cheaper to lay out than minor ticks)."""
     if h * w <= 10_000:
-        ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
-        ax.grid(which="minor", color=color, linewidth=linewidth)
-        ax.tick_params(which="minor", length=0)
+        ax.hlines(np.arange(0.5, h - 1), -0.5, w - 0.5, colors=color, linewidths=linewidth,
+                  zorder=0.5, gid="cell-lines")
+        ax.vlines(np.arange(0.5, w - 1), -0.5, h - 0.5, colors=color, linewidths=linewidth,
+                  zorder=0.5, gid="cell-lines")
 
 
 def _slice(values, what: str):
@@ -628,7 +629,7 @@ def plot_coverage(spec: ConvSpec, *, ax=None):
         ax.imshow(rgb, interpolation="nearest", extent=(-0.5, w - 0.5, h - 0.5, -0.5))
         _cell_lines(ax, h, w, 1.5)
         for (r, c), v in np.ndenumerate(values):  # at most 400 cells
-            ax.text(c, r, f"{v:d}", ha="center", va="center", fontsize=8,
+            ax.text(c, r, f"{v:d}", ha="center", va="center", fontsize=8, in_layout=False,
                     path_effects=[withStroke(linewidth=2.2, foreground="white")])
         if taps <= 24:
             ax.legend(handles=[Patch(color=colours[t], label=names[t]) for t in range(taps)],
