@@ -146,9 +146,11 @@ def _caption(spec: ConvSpec, frame: WindowFrame) -> str:
     adds to which output), broken into lines."""
     by_position: dict = {}
     for position, tap in frame.taps:
-        by_position.setdefault(position, []).append(_weight(spec, tap))
-    coefficient = {p: "(" + " + ".join(w) + ")" if len(w) > 1 else w[0]
-                   for p, w in sorted(by_position.items())}
+        by_position.setdefault(position, []).append(weight_symbol(spec, (0, 0, *tap)))
+    coefficient = {}  # the matrix entry, printed by sympy (as in plot_sharing's cells)
+    for p, weights in sorted(by_position.items()):
+        entry = sympy.Add(*weights)
+        coefficient[p] = f"({sympy.latex(entry)})" if len(weights) > 1 else sympy.latex(entry)
     if spec.transposed:
         x = _latex("x", frame.position)
         parts = [f"${_latex('y', p)}$ += ${w}\\,{x}$" for p, w in coefficient.items()]
