@@ -39,7 +39,7 @@ from ..core.spec import ConvSpec, check_spec
 from ..core.symbolic import WeightSymbol, weight_symbol
 from .plot import _fit_figure, _fit_labels, _luminance, plot_sharing, weight_colours
 
-__all__ = ["WindowFrame", "animate", "save", "window_frames"]
+__all__ = ["WindowFrame", "animate", "check_path", "save", "window_frames"]
 
 #: Most frames (output positions) :func:`animate` draws.
 MAX_FRAMES = 400
@@ -515,24 +515,27 @@ def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool 
     return anim
 
 
-def save(anim, path, *, fps: float | None = None, dpi: int = 90) -> Path:
-    """Write an animation to ``path``: ``.gif`` with Pillow, ``.mp4`` with ffmpeg.
-
-    ``fps`` defaults to the animation's interval.  An ``.mp4`` where ffmpeg is
-    not installed, or another suffix, is refused with a ValueError.
-    """
+def check_path(path) -> Path:
+    """``path`` as a Path if an animation can be written there: ``.gif``
+    (Pillow), or ``.mp4`` where ffmpeg is installed; a ValueError otherwise."""
     path = Path(path)
-    if fps is None:
-        fps = 1000 / anim._interval
     suffix = path.suffix.lower()
-    if suffix == ".gif":
-        writer = PillowWriter(fps=fps)
-    elif suffix == ".mp4":
+    if suffix == ".mp4":
         if shutil.which("ffmpeg") is None or not FFMpegWriter.isAvailable():
             raise ValueError("an .mp4 output needs ffmpeg, which is not installed; write a .gif")
-        writer = FFMpegWriter(fps=fps)
-    else:
+    elif suffix != ".gif":
         raise ValueError(f"path must end in .gif or .mp4, but got {path.name!r}")
+    return path
+
+
+def save(anim, path, *, fps: float | None = None, dpi: int = 90) -> Path:
+    """Write an animation to ``path``: ``.gif`` with Pillow, ``.mp4`` with
+    ffmpeg (see :func:`check_path`); ``fps`` defaults to the animation's
+    interval.  Returns the path."""
+    path = check_path(path)
+    if fps is None:
+        fps = 1000 / anim._interval
+    writer = PillowWriter(fps=fps) if path.suffix.lower() == ".gif" else FFMpegWriter(fps=fps)
     anim._fig.set_dpi(dpi)  # one dpi for every draw: matplotlib's mathtext cache stays warm
     anim.save(path, writer=writer, dpi=dpi)
     return path
