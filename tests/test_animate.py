@@ -5,6 +5,7 @@ Dumoulin & Visin (2016) with their output sizes; what the animation draws,
 read back from its artists; a GIF written with Pillow."""
 
 import math
+import re
 import shutil
 
 import matplotlib
@@ -21,12 +22,14 @@ from reference import probe_matrix  # noqa: E402
 
 from symtoe import ConvSpec, symbolic_matrix  # noqa: E402
 from symtoe.core.symbolic import WeightSymbol  # noqa: E402
-from symtoe.present.animate import MAX_FRAMES, animate, save, window_frames  # noqa: E402
+from symtoe.present.animate import (  # noqa: E402
+    MAX_FRAMES,
+    animate,
+    frames_rgb,
+    save,
+    window_frames,
+)
 from symtoe.present.plot import weight_colours  # noqa: E402
-
-
-# animations built only to read their artists are never rendered; matplotlib warns
-pytestmark = pytest.mark.filterwarnings("ignore:Animation was deleted without rendering")
 
 
 @pytest.fixture(autouse=True)
@@ -169,16 +172,26 @@ def test_what_each_frame_draws(spec):
                 assert read_centre == ((p[1], p[0]) if spec.rank == 2 else
                                        (0, p[0]) if spec.transposed else (p[0], 0))
         if not spec.transposed:  # the caption is row i of the symbolic matrix times x
-            caption = scene.caption.get_text().split(": ", 1)[1]
-            rhs = sum((T[frame.line, c] * x[np.unravel_index(c, spec.input_size)]
-                       for c in range(n_cols)), sympy.S.Zero)
-            lhs, got = caption.replace("$", "").replace("\n", "").split(" = ")
-            assert lhs == sympy.latex(WeightSymbol("y", frame.position))
-            parsed = sympy.parse_expr(
-                got.replace("{", "").replace("}", "").replace(" x_", "*x_").replace(",", "_"))
-            assert sympy.expand(parsed) == sympy.expand(rhs.subs(
-                {s: sympy.Symbol(sympy.latex(s).replace("{", "").replace("}", "").replace(",", "_"))
-                 for s in rhs.free_symbols}))
+            lhs, rhs = caption_sides(scene.caption.get_text())
+            assert lhs == sympy.Symbol("y_" + "_".join(map(str, frame.position)))
+            expected = sum((T[frame.line, c] * x[np.unravel_index(c, spec.input_size)]
+                            for c in range(n_cols)), sympy.S.Zero)
+            names = {s: sympy.Symbol(f"{s.base}_" + "_".join(map(str, s.index)))
+                     for s in expected.free_symbols}
+            assert sympy.expand(rhs - expected.subs(names)) == 0
+
+
+SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def caption_sides(caption):
+    """``row i of the matrix: y₀ = (w₀ + w₂) x₁ + ...`` as sympy (lhs, rhs), names x_1."""
+    formula = caption.split(": ", 1)[1].replace("\n", " ")
+    formula = re.sub(r"([wxy])([₀-₉]+(?:,[₀-₉]+)*)",
+                     lambda m: m.group(1) + "_" + m.group(2).translate(SUBSCRIPTS).replace(",", "_"),
+                     formula)
+    lhs, rhs = formula.split(" = ")
+    return sympy.Symbol(lhs), sympy.sympify(rhs.replace(" x_", "*x_"))
 
 
 def test_gif_is_written_with_one_image_per_frame(tmp_path):
@@ -187,6 +200,23 @@ def test_gif_is_written_with_one_image_per_frame(tmp_path):
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == len(window_frames(spec)) == 4
         assert gif.info["duration"] == 400
+
+
+def test_blitted_frames_equal_full_redraws():
+    """frames_rgb draws the still parts once and the moving artists per frame;
+    a frame must look like the whole figure drawn at that frame."""
+    spec = ConvSpec(1, 1, 3, input_size=5, padding=1, padding_mode="reflect")
+    anim = animate(spec)
+    blitted = list(frames_rgb(anim, dpi=50))
+    assert len(blitted) == len(window_frames(spec))
+    fig = anim.scene.fig
+    for index in (0, 3):
+        anim.scene.update(index)
+        fig.canvas.draw()
+        full = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+        differ = np.abs(full - blitted[index]).max(axis=-1) > 40
+        assert differ.mean() < 0.01  # translucent overlays may stack in another order
+    assert not np.array_equal(blitted[0], blitted[3])
 
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")

@@ -20,6 +20,7 @@ window of input ``x[i]`` scatters ``w[j] x[i]`` onto output ``m``, and column
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 import shutil
@@ -29,17 +30,19 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import sympy
-from matplotlib.animation import FFMpegWriter, FuncAnimation, PillowWriter
+from matplotlib.animation import FFMpegWriter, FuncAnimation
 from matplotlib.patches import FancyArrowPatch, Rectangle
 from matplotlib.patheffects import withStroke
 from matplotlib.ticker import MaxNLocator
 
 from ..core.pattern import fold_positions
 from ..core.spec import ConvSpec, check_spec
-from ..core.symbolic import WeightSymbol, weight_symbol
+from ..core.symbolic import weight_symbol
 from .plot import _fit_figure, _fit_labels, _luminance, plot_sharing, weight_colours
 
-__all__ = ["WindowFrame", "animate", "check_path", "save", "window_frames"]
+__all__ = [
+    "WindowFrame", "animate", "check_path", "frames_rgb", "save", "to_gif", "window_frames",
+]
 
 #: Most frames (output positions) :func:`animate` draws.
 MAX_FRAMES = 400
@@ -123,16 +126,21 @@ def window_frames(spec: ConvSpec) -> list[WindowFrame]:
 
 
 # ------------------------------------------------------------------ drawing
-def _latex(name: str, index) -> str:
-    return sympy.latex(WeightSymbol(name, index))
-
-
 def _weight(spec: ConvSpec, tap) -> str:
     return sympy.latex(weight_symbol(spec, (0, 0, *tap)))
 
 
-def _lines(parts: list[str], width: int = 90) -> list[list[str]]:
-    """Consecutive parts in lines of at most about ``width`` characters of LaTeX."""
+_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
+
+
+def _cell_name(name: str, index) -> str:
+    """``x₁,₂``: plain text, which draws far faster than mathtext (a caption
+    changes at every frame, and the grids have many cells)."""
+    return name + ",".join(str(i).translate(_SUBSCRIPT) for i in index)
+
+
+def _lines(parts: list[str], width: int = 60) -> list[list[str]]:
+    """Consecutive parts in lines of at most about ``width`` characters."""
     lines: list[list[str]] = [[]]
     for part in parts:
         if lines[-1] and sum(map(len, lines[-1])) + len(part) > width:
@@ -142,33 +150,25 @@ def _lines(parts: list[str], width: int = 90) -> list[list[str]]:
 
 
 def _caption(spec: ConvSpec, frame: WindowFrame) -> str:
-    """``row i: $y_{i} = (w_{0} + w_{2}) x_{1} + ...$`` (transposed: what ``x_i``
-    adds to which output), broken into lines."""
+    """``row i of the matrix: y₀ = w₁ x₀ + (w₀ + w₂) x₁`` (transposed: what
+    ``x_i`` adds to which output), broken into lines.  Folded taps are summed
+    in sympy's order, as ``plot_sharing`` prints the entry."""
     by_position: dict = {}
     for position, tap in frame.taps:
         by_position.setdefault(position, []).append(weight_symbol(spec, (0, 0, *tap)))
-    coefficient = {}  # the matrix entry, printed by sympy (as in plot_sharing's cells)
+    coefficient = {}  # the matrix entry
     for p, weights in sorted(by_position.items()):
-        entry = sympy.Add(*weights)
-        coefficient[p] = f"({sympy.latex(entry)})" if len(weights) > 1 else sympy.latex(entry)
+        terms = [_cell_name(t.base, t.index) for t in sympy.Add(*weights).as_ordered_terms()]
+        coefficient[p] = f"({' + '.join(terms)})" if len(terms) > 1 else terms[0]
     if spec.transposed:
-        x = _latex("x", frame.position)
-        parts = [f"${_latex('y', p)}$ += ${w}\\,{x}$" for p, w in coefficient.items()]
+        x = _cell_name("x", frame.position)
+        parts = [f"{_cell_name('y', p)} += {w} {x}" for p, w in coefficient.items()]
         lines = [", ".join(line) for line in _lines(parts)] if parts else ["into no output"]
-        return f"column {frame.line} of the matrix: ${x}$ scatters\n" + ",\n".join(lines)
-    terms = [f"{w} {_latex('x', p)}" for p, w in coefficient.items()] or ["0"]
+        return f"column {frame.line} of the matrix: {x} scatters\n" + ",\n".join(lines)
+    terms = [f"{w} {_cell_name('x', p)}" for p, w in coefficient.items()] or ["0"]
     lines = [" + ".join(line) for line in _lines(terms)]
-    lines[0] = f"{_latex('y', frame.position)} = {lines[0]}"
-    return f"row {frame.line} of the matrix: " + " +\n".join(f"${line}$" for line in lines)
-
-
-_SUBSCRIPT = str.maketrans("0123456789-", "₀₁₂₃₄₅₆₇₈₉₋")
-
-
-def _cell_name(name: str, index) -> str:
-    """``x₁,₂``: plain text (mathtext is parsed again at every frame of a saved
-    animation, and the grids have many cells)."""
-    return name + ",".join(str(i).translate(_SUBSCRIPT) for i in index)
+    return (f"row {frame.line} of the matrix: {_cell_name('y', frame.position)} = "
+            + " +\n".join(lines))
 
 
 def _padding_label(spec: ConvSpec, m, grid, name: str) -> str:
@@ -195,8 +195,8 @@ def _fade(rect, text, live: bool) -> None:
 class _Scene:
     """The artists of one animation and how a frame moves them."""
 
-    def __init__(self, spec: ConvSpec, labels):
-        self.spec = spec
+    def __init__(self, spec: ConvSpec, labels, dpi: int):
+        self.spec, self.dpi = spec, dpi
         self.frames = window_frames(spec)
         self.colours = weight_colours(spec)
         k_total = math.prod(spec.kernel_size)
@@ -228,7 +228,7 @@ class _Scene:
             else:
                 widths, heights = [max(along, n_cols), 1.2], [2.2, n_rows]
             size = (0.42 * sum(widths) + 2.2, 0.42 * sum(heights) + 2.0)
-            self.fig = plt.figure(figsize=size, layout="constrained", dpi=80)
+            self.fig = plt.figure(figsize=size, layout="constrained", dpi=self.dpi)
             gs = self.fig.add_gridspec(2, 2, width_ratios=widths, height_ratios=heights)
             self.ax_mat = self.fig.add_subplot(gs[1, 0])
             self.ax_top = self.fig.add_subplot(gs[0, 0], sharex=self.ax_mat)
@@ -239,7 +239,7 @@ class _Scene:
             left = max(grid_w, out_w)
             size = (0.42 * left + cell * n_cols + 2.6,
                     max(0.42 * (grid_h + out_h) + 2.4, cell * n_rows + 2.0))
-            self.fig = plt.figure(figsize=size, layout="constrained", dpi=80)
+            self.fig = plt.figure(figsize=size, layout="constrained", dpi=self.dpi)
             gs = self.fig.add_gridspec(2, 2, width_ratios=[0.42 * left, cell * n_cols],
                                        height_ratios=[grid_h + 1.5, out_h + 1.5])
             self.ax_win = self.fig.add_subplot(gs[0, 0])
@@ -451,6 +451,13 @@ class _Scene:
         self.target_box.set_xy((c - 0.5, r - 0.5))
 
     # ---------------------------------------------------------------- frame
+    @property
+    def moving(self) -> list:
+        """The artists a frame changes, in drawing order."""
+        artists = [a for pair in self.window for a in pair] + self.reads + self.arrows + [
+            self.target_box, self.mask_image, self.line_box, self.caption]
+        return sorted(artists, key=lambda a: a.get_zorder())
+
     def update(self, index: int):
         frame = self.frames[index]
         spec = self.spec
@@ -469,7 +476,8 @@ class _Scene:
         return []
 
 
-def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool = True):
+def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool = True,
+            dpi: int = 80):
     """The sliding window next to the matrix: a ``FuncAnimation``, one frame
     per output position (:func:`window_frames`).
 
@@ -490,13 +498,15 @@ def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool 
     labels : bool or "auto"
         Entries written in the matrix cells, as in ``plot_sharing``.
     repeat : bool
+    dpi : int
+        The figure's resolution (``to_jshtml`` renders the frames at it).
 
     Write it with :func:`save` (``.gif``; ``.mp4`` needs ffmpeg) or show it in
     a notebook with ``IPython.display.HTML(anim.to_jshtml())``.
 
     >>> anim = animate(ConvSpec(1, 1, 3, input_size=5))
     >>> anim._fig.texts[0].get_text()   # the caption of frame 0
-    'row 0 of the matrix: $y_{0} = w_{0} x_{0} + w_{1} x_{1} + w_{2} x_{2}$'
+    'row 0 of the matrix: y₀ = w₀ x₀ + w₁ x₁ + w₂ x₂'
     """
     _check(spec)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
@@ -507,7 +517,9 @@ def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool 
             f"spec must have at most {MAX_FRAMES} output positions to animate, but has "
             f"{n_frames}; use a smaller input_size"
         )
-    scene = _Scene(spec, labels)
+    if not isinstance(dpi, int) or isinstance(dpi, bool) or dpi < 1:
+        raise ValueError(f"dpi must be a positive integer, but got {dpi!r}")
+    scene = _Scene(spec, labels, dpi)
     scene.update(0)
     anim = FuncAnimation(scene.fig, scene.update, frames=len(scene.frames), interval=interval,
                          repeat=repeat, blit=False)
@@ -528,14 +540,67 @@ def check_path(path) -> Path:
     return path
 
 
-def save(anim, path, *, fps: float | None = None, dpi: int = 90) -> Path:
-    """Write an animation to ``path``: ``.gif`` with Pillow, ``.mp4`` with
-    ffmpeg (see :func:`check_path`); ``fps`` defaults to the animation's
+def _scene(anim) -> _Scene:
+    scene = getattr(anim, "scene", None)
+    if not isinstance(scene, _Scene):
+        raise ValueError(f"anim must be an animation made by animate(), but got {anim!r}")
+    return scene
+
+
+def frames_rgb(anim, *, dpi: int = 80):
+    """The animation's frames as RGB arrays (``height x width x 3`` uint8), one
+    per :func:`window_frames` entry.
+
+    The still parts are drawn once; each frame redraws only the artists it
+    moves on top of them (blitting), several times faster than matplotlib's
+    writers, which redraw the whole figure twice per frame.
+    """
+    scene = _scene(anim)
+    fig, canvas = scene.fig, scene.fig.canvas
+    fig.set_dpi(dpi)
+    anim._draw_was_started = True  # rendered here: matplotlib must not warn that it never was
+    moving = scene.moving
+    for artist in moving:
+        artist.set_animated(True)
+    try:
+        canvas.draw()  # the still background
+        background = canvas.copy_from_bbox(fig.bbox)
+        for index in range(len(scene.frames)):
+            scene.update(index)
+            canvas.restore_region(background)
+            for artist in moving:
+                fig.draw_artist(artist)
+            yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
+    finally:
+        for artist in moving:
+            artist.set_animated(False)
+        scene.update(0)
+
+
+def to_gif(anim, *, fps: float | None = None, dpi: int = 80) -> bytes:
+    """The animation as an animated GIF (Pillow), looping; ``fps`` defaults to
+    the animation's interval.  In a notebook:
+    ``IPython.display.Image(to_gif(anim))``."""
+    from PIL import Image
+
+    fps = 1000 / anim._interval if fps is None else fps
+    images = [Image.fromarray(frame) for frame in frames_rgb(anim, dpi=dpi)]
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:],
+                   duration=int(round(1000 / fps)), loop=0)
+    return buffer.getvalue()
+
+
+def save(anim, path, *, fps: float | None = None, dpi: int = 80) -> Path:
+    """Write an animation to ``path``: ``.gif`` (:func:`to_gif`), or ``.mp4``
+    with ffmpeg (see :func:`check_path`); ``fps`` defaults to the animation's
     interval.  Returns the path."""
     path = check_path(path)
-    if fps is None:
-        fps = 1000 / anim._interval
-    writer = PillowWriter(fps=fps) if path.suffix.lower() == ".gif" else FFMpegWriter(fps=fps)
+    _scene(anim)
+    if path.suffix.lower() == ".gif":
+        path.write_bytes(to_gif(anim, fps=fps, dpi=dpi))
+        return path
     anim._fig.set_dpi(dpi)  # one dpi for every draw: matplotlib's mathtext cache stays warm
-    anim.save(path, writer=writer, dpi=dpi)
+    anim.save(path, writer=FFMpegWriter(fps=1000 / anim._interval if fps is None else fps),
+              dpi=dpi)
     return path

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import sympy
 from matplotlib.collections import PolyCollection
-from matplotlib.colors import ListedColormap, to_rgb
+from matplotlib.colors import ListedColormap, hsv_to_rgb, to_rgb
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.patheffects import withStroke
@@ -87,12 +87,16 @@ def _fit_figure(fig, own: bool) -> None:
 
 
 def _palette(n: int) -> np.ndarray:
-    """``n`` distinct RGB colours (tab10 / Dark2 / Set2 / tab20 families, then an hsv sweep)."""
+    """``n`` distinct RGB colours: the tab10 / Dark2 / Set2 / tab20 families, and
+    beyond 66 hues stepped by the golden ratio (neighbouring weights far apart)
+    at two saturations and values."""
     base = [to_rgb(c) for name in ("tab10", "Dark2", "Set2", "tab20b", "tab20c")
             for c in plt.get_cmap(name).colors]
     if n <= len(base):
         return np.array(base[:n]).reshape(n, 3)
-    return plt.get_cmap("hsv")(np.linspace(0, 1, n, endpoint=False))[:, :3]
+    p = np.arange(n)
+    hsv = np.stack([(p * 0.6180339887) % 1, 0.55 + 0.35 * (p % 2), 0.95 - 0.2 * (p // 2 % 2)], 1)
+    return hsv_to_rgb(hsv)
 
 
 def weight_colours(spec: ConvSpec) -> np.ndarray:
@@ -309,8 +313,10 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
         _block_lines(ax, spec, n_rows, n_cols)
     ax.set_xlim(-0.5, n_cols - 0.5)
     ax.set_ylim(n_rows - 0.5, -0.5)
-    ax.set_xlabel("column = (input channel, input position)")
-    ax.set_ylabel("row = (output channel,\noutput position)")
+    ax.set_xlabel("column = (input channel, input position)" if spec.in_channels > 1
+                  else "column = input position")
+    ax.set_ylabel("row = (output channel,\noutput position)" if spec.out_channels > 1
+                  else "row = output position")
     ax.set_title(f"weight sharing: {n_weights} weights fill {len(p)} taps\n"
                  f"of a {n_rows} x {n_cols} matrix", fontsize=10)
     _fit_figure(fig, own)
