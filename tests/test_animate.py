@@ -196,7 +196,9 @@ def caption_sides(caption):
 
 def test_gif_is_written_with_one_image_per_frame(tmp_path):
     spec = ConvSpec(1, 1, 2, input_size=3, padding=1, padding_mode="replicate")
-    path = save(animate(spec, interval=400), tmp_path / "conv.gif", dpi=30)
+    anim = animate(spec, interval=400)
+    plt.close(anim.scene.fig)  # as in a notebook: the still figure is not shown
+    path = save(anim, tmp_path / "conv.gif", dpi=30)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames == len(window_frames(spec)) == 4
         assert gif.info["duration"] == 400

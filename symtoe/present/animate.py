@@ -557,6 +557,10 @@ def frames_rgb(anim, *, dpi: int = 80):
     """
     scene = _scene(anim)
     fig, canvas = scene.fig, scene.fig.canvas
+    if not hasattr(canvas, "copy_from_bbox"):  # e.g. closed with plt.close(): draw with Agg
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     anim._draw_was_started = True  # rendered here: matplotlib must not warn that it never was
     moving = scene.moving
