@@ -406,3 +406,17 @@ def test_every_function_draws_on_the_given_axes(draw, tmp_path):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.slow
+def test_present_benchmark_runs():
+    """The benchmark script prints its table (timings are its output, not asserted)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_present.py"), "--quick"],
+                         capture_output=True, text=True, timeout=600, cwd=root)
+    assert run.returncode == 0, run.stderr
+    assert "| picture | time | note |" in run.stdout and "plot_sparsity 512->512" in run.stdout

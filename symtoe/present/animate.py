@@ -193,65 +193,86 @@ def _fade(rect, text, live: bool) -> None:
 
 
 class _Scene:
-    """The artists of one animation and how a frame moves them."""
+    """The artists of one animation and how a frame moves them.
+
+    1-D: the strip the window moves on lines up with the matrix's columns
+    (forward: the input, on top, the window row above it) or rows (transposed:
+    the output, on the right, the window column beside it), and the other
+    strip with the other side.  2-D: the (padded) grid with the window, the
+    target grid below it, the matrix on the right.
+    """
 
     def __init__(self, spec: ConvSpec, labels, dpi: int):
-        self.spec, self.dpi = spec, dpi
+        self.spec = spec
         self.frames = window_frames(spec)
-        self.colours = weight_colours(spec)
-        k_total = math.prod(spec.kernel_size)
-        self.tap_colour = {tap: self.colours[int(np.ravel_multi_index(tap, spec.kernel_size))]
-                           for tap in np.ndindex(*spec.kernel_size)}
-        # the grid the window moves on (forward: the input; transposed: the output)
-        t = spec.transposed
+        colours = weight_colours(spec)  # taps of channel pair (0, 0) come first
+        self.colour = {tap: colours[int(np.ravel_multi_index(tap, spec.kernel_size))]
+                       for tap in np.ndindex(*spec.kernel_size)}
+        t = spec.transposed  # the window moves on the input, or (transposed) the output
         self.grid = spec.output_size if t else spec.input_size
         self.targets = spec.input_size if t else spec.output_size
         self.grid_name, self.target_name = ("y", "x") if t else ("x", "y")
         corners = np.array([m for f in self.frames for m, _ in f.window])
-        self.lo = np.minimum(corners.min(axis=0), 0)
-        self.hi = np.maximum(corners.max(axis=0), np.array(self.grid) - 1)
-        n_rows, n_cols = spec.matrix_shape
-        self.k_total = k_total
-        self._layout(n_rows, n_cols, labels)
+        self.lo = np.minimum(corners.min(axis=0), 0).tolist()
+        self.hi = np.maximum(corners.max(axis=0), np.array(self.grid) - 1).tolist()
+        self._layout(labels, dpi)
+
+    # ------------------------------------------------------------ geometry
+    def _grid_xy(self, m):
+        """Data coordinates of grid position ``m`` (in ``self.grid_ax``)."""
+        if self.spec.rank == 2:
+            return m[1], m[0]
+        return (0, m[0]) if self.spec.transposed else (m[0], 0)
+
+    def _window_xy(self, m):
+        """Where the window's tap over grid position ``m`` is drawn."""
+        if self.spec.rank == 2:
+            return m[1], m[0]
+        return (1, m[0]) if self.spec.transposed else (m[0], -1)
+
+    def _target_xy(self, i):
+        if self.spec.rank == 2:
+            return i[1], i[0]
+        return (i[0], 0) if self.spec.transposed else (0, i[0])
 
     # --------------------------------------------------------------- layout
-    def _layout(self, n_rows: int, n_cols: int, labels) -> None:
+    def _layout(self, labels, dpi: int) -> None:
         spec = self.spec
-        span = (self.hi - self.lo + 1).tolist()
-        cell = 0.42 if n_rows * n_cols <= 900 else min(0.3, 9 / max(n_rows, n_cols))
+        n_rows, n_cols = spec.matrix_shape
+        span = [h - lo + 1 for lo, h in zip(self.lo, self.hi)]
+        fig_kw = dict(layout="constrained", dpi=dpi)
         if spec.rank == 1:
-            # forward: kernel + x on top (columns = inputs), y on the right (rows = outputs);
-            # transposed: x on top (columns), y + kernel on the right (rows)
-            along = span[0]
-            if spec.transposed:
-                widths, heights = [n_cols, 2.2], [1.2, max(along, n_rows)]
-            else:
-                widths, heights = [max(along, n_cols), 1.2], [2.2, n_rows]
-            size = (0.42 * sum(widths) + 2.2, 0.42 * sum(heights) + 2.0)
-            self.fig = plt.figure(figsize=size, layout="constrained", dpi=self.dpi)
+            if spec.transposed:  # x on top (columns), y and the window on the right (rows)
+                widths, heights = [n_cols, 2.2], [1.2, max(span[0], n_rows)]
+            else:  # the window and x on top (columns), y on the right (rows)
+                widths, heights = [max(span[0], n_cols), 1.2], [2.2, n_rows]
+            self.fig = plt.figure(figsize=(0.42 * sum(widths) + 2.2, 0.42 * sum(heights) + 2.0),
+                                  **fig_kw)
             gs = self.fig.add_gridspec(2, 2, width_ratios=widths, height_ratios=heights)
             self.ax_mat = self.fig.add_subplot(gs[1, 0])
-            self.ax_top = self.fig.add_subplot(gs[0, 0], sharex=self.ax_mat)
-            self.ax_side = self.fig.add_subplot(gs[1, 1], sharey=self.ax_mat)
+            top = self.fig.add_subplot(gs[0, 0], sharex=self.ax_mat)
+            side = self.fig.add_subplot(gs[1, 1], sharey=self.ax_mat)
+            self.grid_ax, self.target_ax = (side, top) if spec.transposed else (top, side)
         else:
-            grid_h, grid_w = span
-            out_h, out_w = self.targets
-            left = max(grid_w, out_w)
-            size = (0.42 * left + cell * n_cols + 2.6,
-                    max(0.42 * (grid_h + out_h) + 2.4, cell * n_rows + 2.0))
-            self.fig = plt.figure(figsize=size, layout="constrained", dpi=self.dpi)
+            cell = 0.42 if n_rows * n_cols <= 900 else min(0.3, 9 / max(n_rows, n_cols))
+            left = max(span[1], self.targets[1])
+            self.fig = plt.figure(figsize=(0.42 * left + cell * n_cols + 2.6, max(
+                0.42 * (span[0] + self.targets[0]) + 2.4, cell * n_rows + 2.0)), **fig_kw)
             gs = self.fig.add_gridspec(2, 2, width_ratios=[0.42 * left, cell * n_cols],
-                                       height_ratios=[grid_h + 1.5, out_h + 1.5])
-            self.ax_win = self.fig.add_subplot(gs[0, 0])
-            self.ax_out = self.fig.add_subplot(gs[1, 0])
+                                       height_ratios=[span[0] + 1.5, self.targets[0] + 1.5])
+            self.grid_ax = self.fig.add_subplot(gs[0, 0])
+            self.target_ax = self.fig.add_subplot(gs[1, 0])
             self.ax_mat = self.fig.add_subplot(gs[:, 1])
         plot_sharing(spec, ax=self.ax_mat, labels=labels)
         self.ax_mat.set_title("")
-        self._matrix_overlay(n_rows, n_cols)
-        if spec.rank == 1:
-            self._draw_1d()
-        else:
-            self._draw_2d()
+        self.mask = np.ones((n_rows, n_cols, 4))
+        self.mask_image = self.ax_mat.imshow(self.mask, interpolation="nearest", zorder=4,
+                                             extent=(-0.5, n_cols - 0.5, n_rows - 0.5, -0.5))
+        self.line_box = self.ax_mat.add_patch(Rectangle(
+            (0, 0), 1, 1, fill=False, edgecolor="black", linewidth=2.2, zorder=5))
+        self._draw_grids()
+        self._draw_window()
+        (self._limits_1d if spec.rank == 1 else self._limits_2d)()
         # the widest caption sets the layout; then the cell labels fit the final cells
         captions = [_caption(spec, f) for f in self.frames]
         self.caption = self.fig.suptitle(max(captions, key=len), fontsize=11, linespacing=1.5)
@@ -259,196 +280,94 @@ class _Scene:
         _fit_labels(self.ax_mat)
         self.fig.set_layout_engine("none")  # frozen: frames move artists, not the layout
 
-    def _matrix_overlay(self, n_rows: int, n_cols: int) -> None:
-        self.mask = np.ones((n_rows, n_cols, 4))
-        self.mask[..., 3] = 0.72
-        self.mask_image = self.ax_mat.imshow(self.mask, interpolation="nearest", zorder=4,
-                                             extent=(-0.5, n_cols - 0.5, n_rows - 0.5, -0.5))
-        self.line_box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="black", linewidth=2.2,
-                                  zorder=5)
-        self.ax_mat.add_patch(self.line_box)
-        self.ax_mat.set_xlim(-0.5, n_cols - 0.5)
-        self.ax_mat.set_ylim(n_rows - 0.5, -0.5)
+    def _cell(self, ax, xy, text, inside: bool, fontsize: float) -> None:
+        """One grid cell: real (grey), or padding (dashed; hatched where a
+        transposed layer's output is cropped)."""
+        ax.add_patch(Rectangle((xy[0] - 0.5, xy[1] - 0.5), 1, 1,
+                               facecolor="0.93" if inside else "white",
+                               edgecolor="0.5" if inside else "0.65", linewidth=0.7,
+                               linestyle="-" if inside else "--",
+                               hatch="///" if self.spec.transposed and not inside else None))
+        if text:
+            ax.text(*xy, text, ha="center", va="center", fontsize=fontsize, color="0.2",
+                    zorder=1)
 
-    # ------------------------------------------------------------------ 1-D
-    def _strip(self, ax, positions, labels, vertical: bool, offset: float, **style):
-        """Cells at ``positions`` along a strip, ``offset`` across it."""
-        cells = {}
-        for p, text in zip(positions, labels):
-            xy = (offset - 0.5, p - 0.5) if vertical else (p - 0.5, offset - 0.5)
-            rect = Rectangle(xy, 1, 1, **style)
-            ax.add_patch(rect)
-            if text:
-                ax.text(*((offset, p) if vertical else (p, offset)), text, ha="center",
-                        va="center", fontsize=8, zorder=3)
-            cells[p] = rect
-        return cells
-
-    def _draw_1d(self) -> None:
+    def _draw_grids(self) -> None:
         spec = self.spec
-        t = spec.transposed
-        grid_ax, target_ax = (self.ax_side, self.ax_top) if t else (self.ax_top, self.ax_side)
-        self.vertical = t  # the window's strip runs down the rows when transposed
-        n, n_t = self.grid[0], self.targets[0]
-        positions = list(range(int(self.lo[0]), int(self.hi[0]) + 1))
-        real = dict(facecolor="0.93", edgecolor="0.5", linewidth=0.8)
-        pad = dict(facecolor="white", edgecolor="0.6", linewidth=0.8, linestyle="--",
-                   hatch="///" if t else None)
-        for p in positions:
-            inside = 0 <= p < n
-            self._strip(grid_ax, [p], [_padding_label(spec, (p,), self.grid, self.grid_name)],
-                        t, 0, **(real if inside else pad))
-        self.target_cells = self._strip(
-            target_ax, range(n_t), [_cell_name(self.target_name, (i,)) for i in range(n_t)],
-            not t, 0, **real)
-        # the window: one square per tap, one cell outside the grid strip
-        self.window = []
-        for _, index in self.frames[0].window:
-            colour = self.tap_colour[index]
-            rect = Rectangle((0, 0), 1, 1, facecolor=colour, edgecolor="black", linewidth=0.8,
-                             zorder=2)
-            grid_ax.add_patch(rect)
-            text = grid_ax.text(0, 0, f"${_weight(spec, index)}$", ha="center", va="center",
-                                fontsize=9, zorder=3,
-                                color="white" if _luminance(colour) < 0.45 else "black")
+        positions = list(itertools.product(*(range(lo, h + 1) for lo, h in zip(self.lo, self.hi))))
+        named = len(positions) <= 196
+        for m in positions:
+            inside = all(0 <= a < n for a, n in zip(m, self.grid))
+            label = _padding_label(spec, m, self.grid, self.grid_name) if named else ""
+            self._cell(self.grid_ax, self._grid_xy(m), label, inside, 8 if spec.rank == 1 else 6.5)
+        targets = list(np.ndindex(*self.targets))
+        for i in targets:
+            label = _cell_name(self.target_name, i) if len(targets) <= 196 else ""
+            self._cell(self.target_ax, self._target_xy(i), label, True, 8 if spec.rank == 1 else 7)
+        self.target_box = self.target_ax.add_patch(Rectangle(
+            (0, 0), 1, 1, fill=False, edgecolor="black", linewidth=2.5, zorder=4))
+
+    def _draw_window(self) -> None:
+        """One square per tap (in its weight's colour and symbol), a marker on
+        the input it reads, and an arrow to it where the tap is folded."""
+        ax, one_d = self.grid_ax, self.spec.rank == 1
+        self.window, self.reads, self.arrows = [], [], []
+        for _, tap in self.frames[0].window:
+            colour = self.colour[tap]
+            rect = ax.add_patch(Rectangle((0, 0), 1, 1, facecolor=colour, alpha=0.85,
+                                          edgecolor="black", linewidth=0.8, zorder=2))
+            text = ax.text(0, 0, f"${_weight(self.spec, tap)}$", ha="center", va="center",
+                           fontsize=9 if one_d else 8, zorder=3,
+                           color="white" if _luminance(colour) < 0.45 else "black")
             self.window.append((rect, text))
-        self.reads = [Rectangle((0, 0), 1, 1, facecolor=self.tap_colour[tap], alpha=0.45,
-                                edgecolor="none", zorder=1) for _, tap in self.frames[0].window]
-        self.arrows = [FancyArrowPatch((0, 0), (0, 0), arrowstyle="-|>", mutation_scale=10,
-                                       color=self.tap_colour[tap], linewidth=1.5, zorder=4,
-                                       connectionstyle="arc3,rad=-0.45")
-                       for _, tap in self.frames[0].window]
-        for patch in self.reads + self.arrows:
-            grid_ax.add_patch(patch)
-        self.target_box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="black", linewidth=2.5,
-                                    zorder=4)
-        target_ax.add_patch(self.target_box)
-        lo, hi = float(self.lo[0]) - 0.5, float(self.hi[0]) + 0.5
+            self.reads.append(ax.add_patch(
+                Rectangle((0, 0), 1, 1, facecolor=colour, alpha=0.45, edgecolor="none", zorder=1)
+                if one_d else  # 2-D: an outline (the window square may sit on the cell)
+                Rectangle((0, 0), 1, 1, fill=False, edgecolor=colour, linewidth=2.5, zorder=3)))
+            self.arrows.append(ax.add_patch(FancyArrowPatch(
+                (0, 0), (0, 0), arrowstyle="-|>", mutation_scale=10, color=colour, linewidth=1.5,
+                zorder=4, connectionstyle="arc3,rad=-0.45" if one_d else "arc3",
+                path_effects=[withStroke(linewidth=3, foreground="white")])))
+
+    def _limits_1d(self) -> None:
+        spec, grid_ax, target_ax = self.spec, self.grid_ax, self.target_ax
+        lo, hi = self.lo[0] - 0.5, self.hi[0] + 0.5
         self.ax_mat.set_aspect("auto")  # the strips' cells line up with its rows / columns
-        for ax, along in ((grid_ax, (lo, hi)), (target_ax, None)):
+        for ax in (grid_ax, target_ax):
             ax.set_aspect("auto")
+            ax.tick_params(which="both", left=False, labelleft=False, bottom=False,
+                           labelbottom=False)
             for side in ("top", "right", "bottom", "left"):
                 ax.spines[side].set_visible(False)
-        if t:
+        if spec.transposed:
             grid_ax.set_xlim(-0.6, 1.6)  # y cells, then the window column
-            grid_ax.set_ylim(max(hi, self.ax_mat.get_ylim()[0]), min(lo, -0.5))
-            self.ax_mat.set_ylim(max(hi, n - 0.5), min(lo, -0.5))
+            self.ax_mat.set_ylim(max(hi, spec.matrix_shape[0] - 0.5), min(lo, -0.5))
             target_ax.set_ylim(0.6, -0.6)
-            grid_ax.tick_params(which="both", left=False, labelleft=False, bottom=False, labelbottom=False)
-            target_ax.tick_params(which="both", bottom=False, labelbottom=False, left=False, labelleft=False)
             grid_ax.set_title("output y\n+ window", fontsize=9)
             target_ax.set_ylabel("input x", rotation=0, ha="right", va="center", fontsize=9)
         else:
             grid_ax.set_ylim(0.6, -1.6)  # the window row above the x row
             self.ax_mat.set_xlim(lo, hi)
             target_ax.set_xlim(-0.6, 0.6)
-            grid_ax.tick_params(which="both", bottom=False, labelbottom=False, left=False, labelleft=False)
-            target_ax.tick_params(which="both", left=False, labelleft=False, bottom=False, labelbottom=False)
             grid_ax.set_ylabel("window\ninput x", rotation=0, ha="right", va="center",
                                fontsize=9)
             target_ax.set_title("output y", fontsize=9)
 
-    def _update_1d(self, frame: WindowFrame) -> None:
-        t = self.vertical
-        live = dict.fromkeys(frame.taps)
-
-        def at(along: float, across: float):
-            return (across, along) if t else (along, across)
-
-        for (rect, text), (m, tap) in zip(self.window, frame.window, strict=True):
-            rect.set_xy(at(m[0] - 0.5, -1.5 if not t else 0.5))
-            text.set_position(at(m[0], -1 if not t else 1))
-            _fade(rect, text, any(q == tap for _, q in live))
-        for tap_index, (rect, arrow) in enumerate(zip(self.reads, self.arrows, strict=True)):
-            m, tap = frame.window[tap_index]
-            hit = [p for p, q in live if q == tap]
-            rect.set_visible(bool(hit))
-            arrow.set_visible(bool(hit) and hit[0][0] != m[0])
-            if hit:
-                rect.set_xy(at(hit[0][0] - 0.5, -0.5))
-                arrow.set_positions(at(m[0], 0.35 if not t else -0.35),
-                                    at(hit[0][0], 0.35 if not t else -0.35))
-        i = frame.position[0]
-        self.target_box.set_xy((i - 0.5, -0.5) if t else (-0.5, i - 0.5))
-
-    # ------------------------------------------------------------------ 2-D
-    def _draw_2d(self) -> None:
-        spec = self.spec
-        ax = self.ax_win
-        (lo_r, lo_c), (hi_r, hi_c) = self.lo.tolist(), self.hi.tolist()
-        h, w = self.grid
-        small = (hi_r - lo_r + 1) * (hi_c - lo_c + 1) <= 196
-        for r, c in itertools.product(range(lo_r, hi_r + 1), range(lo_c, hi_c + 1)):
-            inside = 0 <= r < h and 0 <= c < w
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1,
-                                   facecolor="0.93" if inside else "white",
-                                   edgecolor="0.5" if inside else "0.65", linewidth=0.7,
-                                   linestyle="-" if inside else "--",
-                                   hatch="///" if spec.transposed and not inside else None))
-            if small:
-                ax.text(c, r, _padding_label(spec, (r, c), self.grid, self.grid_name),
-                        ha="center", va="center", fontsize=6.5, color="0.25", zorder=1)
-        self.window = []
-        for _, index in self.frames[0].window:
-            colour = self.tap_colour[index]
-            rect = Rectangle((0, 0), 1, 1, facecolor=colour, alpha=0.85, edgecolor="black",
-                             linewidth=0.8, zorder=2)
-            ax.add_patch(rect)
-            text = ax.text(0, 0, f"${_weight(spec, index)}$", ha="center", va="center",
-                           fontsize=8, zorder=3,
-                           color="white" if _luminance(colour) < 0.45 else "black")
-            self.window.append((rect, text))
-        self.reads = [Rectangle((0, 0), 1, 1, fill=False, edgecolor=self.tap_colour[tap],
-                                linewidth=2.5, zorder=3) for _, tap in self.frames[0].window]
-        self.arrows = [FancyArrowPatch((0, 0), (0, 0), arrowstyle="-|>", mutation_scale=10,
-                                       color=self.tap_colour[tap], linewidth=1.5, zorder=4,
-                                       path_effects=[withStroke(linewidth=3, foreground="white")])
-                       for _, tap in self.frames[0].window]
-        for patch in self.reads + self.arrows:
-            ax.add_patch(patch)
-        ax.set_xlim(lo_c - 0.5, hi_c + 0.5)
-        ax.set_ylim(hi_r + 0.5, lo_r - 0.5)
-        ax.set_aspect("equal")
-        for axis in (ax.xaxis, ax.yaxis, self.ax_out.xaxis, self.ax_out.yaxis):
-            axis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_title(("output y (the window of the forward layer)" if spec.transposed
-                      else "input x (padded) and the window"), fontsize=9)
-        ax.set_xlabel("position (axis 1)", fontsize=8)
-        ax.set_ylabel("position (axis 0)", fontsize=8)
-        out = self.ax_out
-        th, tw = self.targets
-        for r, c in np.ndindex(th, tw):
-            out.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor="0.93", edgecolor="0.5",
-                                    linewidth=0.7))
-            if th * tw <= 196:
-                out.text(c, r, _cell_name(self.target_name, (r, c)), ha="center",
-                         va="center", fontsize=7)
-        self.target_box = Rectangle((0, 0), 1, 1, fill=False, edgecolor="black", linewidth=2.5,
-                                    zorder=4)
-        out.add_patch(self.target_box)
-        out.set_xlim(-0.5, tw - 0.5)
-        out.set_ylim(th - 0.5, -0.5)
-        out.set_aspect("equal")
-        out.set_title("input x" if spec.transposed else "output y", fontsize=9)
-        out.set_xlabel("position (axis 1)", fontsize=8)
-        out.set_ylabel("position (axis 0)", fontsize=8)
-
-    def _update_2d(self, frame: WindowFrame) -> None:
-        live = list(frame.taps)
-        for (rect, text), (m, tap) in zip(self.window, frame.window, strict=True):
-            rect.set_xy((m[1] - 0.5, m[0] - 0.5))
-            text.set_position((m[1], m[0]))
-            _fade(rect, text, any(q == tap for _, q in live))
-        for (rect, arrow), (m, tap) in zip(zip(self.reads, self.arrows), frame.window,
-                                           strict=True):
-            hit = [p for p, q in live if q == tap]
-            rect.set_visible(bool(hit))
-            arrow.set_visible(bool(hit) and hit[0] != m)
-            if hit:
-                rect.set_xy((hit[0][1] - 0.5, hit[0][0] - 0.5))
-                arrow.set_positions((m[1], m[0]), (hit[0][1], hit[0][0]))
-        r, c = frame.position
-        self.target_box.set_xy((c - 0.5, r - 0.5))
+    def _limits_2d(self) -> None:
+        t = self.spec.transposed
+        for ax, (lo_r, lo_c), (hi_r, hi_c), title in (
+            (self.grid_ax, self.lo, self.hi, "output y (the window of the forward layer)"
+             if t else "input x (padded) and the window"),
+            (self.target_ax, (0, 0), [n - 1 for n in self.targets], "input x" if t else "output y"),
+        ):
+            ax.set_xlim(lo_c - 0.5, hi_c + 0.5)
+            ax.set_ylim(hi_r + 0.5, lo_r - 0.5)
+            ax.set_aspect("equal")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("position (axis 1)", fontsize=8)
+            ax.set_ylabel("position (axis 0)", fontsize=8)
 
     # ---------------------------------------------------------------- frame
     @property
@@ -458,19 +377,34 @@ class _Scene:
             self.target_box, self.mask_image, self.line_box, self.caption]
         return sorted(artists, key=lambda a: a.get_zorder())
 
-    def update(self, index: int):
-        frame = self.frames[index]
-        spec = self.spec
-        (self._update_1d if spec.rank == 1 else self._update_2d)(frame)
-        alpha = np.full(self.mask.shape[:2], 0.72)
+    def update(self, index: int) -> list:
+        """Move the artists to frame ``index`` (FuncAnimation's ``func``)."""
+        spec, frame = self.spec, self.frames[index]
+        offset = 0.35 if spec.rank == 1 else 0.0  # 1-D arrows arc below the strip
+        for (rect, text), read, arrow, (m, tap) in zip(self.window, self.reads, self.arrows,
+                                                       frame.window, strict=True):
+            x, y = self._window_xy(m)
+            rect.set_xy((x - 0.5, y - 0.5))
+            text.set_position((x, y))
+            hit = [p for p, q in frame.taps if q == tap]
+            _fade(rect, text, bool(hit))
+            read.set_visible(bool(hit))
+            arrow.set_visible(bool(hit) and hit[0] != m)
+            if hit:
+                x, y = self._grid_xy(hit[0])
+                read.set_xy((x - 0.5, y - 0.5))
+                (x0, y0), (x1, y1) = self._grid_xy(m), self._grid_xy(hit[0])
+                arrow.set_positions((x0, y0 + offset), (x1, y1 + offset))
+        x, y = self._target_xy(frame.position)
+        self.target_box.set_xy((x - 0.5, y - 0.5))
         n_rows, n_cols = spec.matrix_shape
+        self.mask[..., 3] = 0.72
         if spec.transposed:
-            alpha[:, frame.line] = 0
+            self.mask[:, frame.line, 3] = 0
             self.line_box.set_bounds(frame.line - 0.5, -0.5, 1, n_rows)
         else:
-            alpha[frame.line, :] = 0
+            self.mask[frame.line, :, 3] = 0
             self.line_box.set_bounds(-0.5, frame.line - 0.5, n_cols, 1)
-        self.mask[..., 3] = alpha
         self.mask_image.set_data(self.mask)
         self.caption.set_text(_caption(spec, frame))
         return []
@@ -510,7 +444,8 @@ def animate(spec: ConvSpec, *, interval: int = 900, labels="auto", repeat: bool 
     """
     _check(spec)
     if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
-        raise ValueError(f"interval must be a positive integer (milliseconds), but got {interval!r}")
+        raise ValueError(
+            f"interval must be a positive integer (milliseconds), but got {interval!r}")
     n_frames = math.prod(spec.input_size if spec.transposed else spec.output_size)
     if n_frames > MAX_FRAMES:
         raise ValueError(

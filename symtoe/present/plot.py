@@ -379,23 +379,25 @@ class _AxisLevel:
         self.col_keys = np.sort(self.cols * (ap.n_rows + 1) + rows)
 
     def _slots(self, a):
+        a = np.asarray(a)
         inside = a < self.n_rows
         a = np.minimum(a, self.n_rows - 1)
         return self.ap.cols[a], self.ap.valid[a] & inside[..., None]
 
     def present(self, a, b):
         cols, valid = self._slots(a)
-        return ((cols == b[..., None]) & valid).any(-1)
+        return ((cols == np.asarray(b)[..., None]) & valid).any(-1)
 
     def before_in_row(self, a, b):
         cols, valid = self._slots(a)
-        return ((cols < b[..., None]) & valid).sum(-1)
+        return ((cols < np.asarray(b)[..., None]) & valid).sum(-1)
 
     def before_in_col(self, a, b):
         key = b * (self.n_rows + 1)
         return np.searchsorted(self.col_keys, key + a) - np.searchsorted(self.col_keys, key)
 
     def before(self, a, b):
+        a, b = np.asarray(a), np.asarray(b)
         ua, ia = np.unique(a, return_inverse=True)
         ub, ib = np.unique(b, return_inverse=True)
         # entry (r, m) counts for every requested (a, b) with a > r and b > m
@@ -414,9 +416,8 @@ def _prefix(levels, rho, mu):
     r_next = math.prod(lv.n_rows for lv in rest)
     c_next = math.prod(lv.n_cols for lv in rest)
     nnz_next = math.prod(lv.nnz for lv in rest)
-    a, rho_rest = np.divmod(rho, r_next)
+    a, rho_rest = np.divmod(rho, r_next)  # a: (A, 1) or a scalar, b: (1, B) or a scalar
     b, mu_rest = np.divmod(mu, c_next)
-    a, b = np.broadcast_arrays(a, b)
     # whole rows / columns of this level before (a, b), then the partial ones
     return (level.before(a, b) * nnz_next
             + level.before_in_col(a, b) * _prefix(rest, np.int64(r_next), mu_rest)
