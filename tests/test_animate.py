@@ -21,7 +21,7 @@ from PIL import Image  # noqa: E402
 from reference import probe_matrix  # noqa: E402
 
 from symtoe import ConvSpec, symbolic_matrix  # noqa: E402
-from symtoe.core.symbolic import WeightSymbol  # noqa: E402
+from symtoe.core.symbolic import WeightSymbol, weight_symbol  # noqa: E402
 from symtoe.present.animate import (  # noqa: E402
     MAX_FRAMES,
     animate,
@@ -157,7 +157,9 @@ def test_what_each_frame_draws(spec):
         for (rect, text), (m, tap), read in zip(scene.window, frame.window, scene.reads, strict=True):
             colour = colours[np.ravel_multi_index(tap, spec.kernel_size)]
             assert tuple(rect.get_facecolor()[:3]) == tuple(colour)
+            assert text.get_text() == f"${sympy.latex(weight_symbol(spec, (0, 0, *tap)))}$"
             centre = rect.get_x() + 0.5, rect.get_y() + 0.5
+            assert text.get_position() == centre
             if spec.rank == 2:
                 assert centre == (m[1], m[0])
             elif spec.transposed:

@@ -36,6 +36,7 @@ from matplotlib.patheffects import withStroke
 from matplotlib.textpath import text_to_path
 from matplotlib.ticker import MaxNLocator
 
+from ..core.counts import count_parameters
 from ..core.pattern import axis_patterns, sharing_pattern
 from ..core.spec import ConvSpec, check_spec
 from ..core.symbolic import entry_values, weight_symbol
@@ -131,7 +132,7 @@ def _width(latex: str) -> float:
     return float(text_to_path.get_text_width_height_descent(_math(latex), _FONT, ismath=True)[0])
 
 
-def _layouts(terms: list[str], widths: dict):
+def _layouts(terms: list[str]):
     """The terms of a sum in 1, 2, ... lines (``a +`` / ``b``): yields
     ``(lines, width of the widest line at 10 pt in points)``."""
     for n_lines in range(1, len(terms) + 1):
@@ -140,31 +141,27 @@ def _layouts(terms: list[str], widths: dict):
             continue  # the same lines as one fewer
         lines = [" + ".join(terms[i : i + per]) for i in range(0, len(terms), per)]
         lines = [line + " +" for line in lines[:-1]] + lines[-1:]
-        for line in lines:
-            if line not in widths:
-                widths[line] = _width(line)
-        yield lines, max(widths[line] for line in lines)
+        yield lines, max(map(_width, lines))
 
 
-def _font(cell: float, n_lines: int, width: float) -> float:
+def _font(cell: tuple[float, float], n_lines: int, width: float) -> float:
     """Largest font (points, a multiple of 0.25: few distinct sizes keep
     matplotlib's mathtext cache warm) for ``n_lines`` lines ``width`` wide at
-    10 pt in a square cell of ``cell`` points."""
-    return math.floor(4 * min(LABEL_SIZE, 8.6 * cell / width, 0.66 * cell / n_lines)) / 4
+    10 pt in a cell ``(width, height)`` points."""
+    return math.floor(4 * min(LABEL_SIZE, 8.6 * cell[0] / width, 0.66 * cell[1] / n_lines)) / 4
 
 
-def _stack(terms: list[str], cell: float, widths: dict) -> tuple[str, float]:
-    r"""The label of a sum that fits a cell of ``cell`` points with the largest
-    font: ``("$a +$\n$b$", fontsize)``."""
-    lines, size = max(((lines, _font(cell, len(lines), w)) for lines, w in _layouts(terms, widths)),
+def _stack(terms: list[str], cell: tuple[float, float]) -> tuple[str, float]:
+    r"""The label of a sum that fits a cell with the largest font:
+    ``("$a +$\n$b$", fontsize)``."""
+    lines, size = max(((lines, _font(cell, len(lines), w)) for lines, w in _layouts(terms)),
                       key=lambda pair: pair[1])
     return "\n".join(_math(line) for line in lines), size
 
 
-def _cell_needed(terms: list[str], size: float, widths: dict) -> float:
-    """The smallest cell (points) that holds the sum at font ``size``."""
-    return min(max(size * w / 8.6, size * len(lines) / 0.66)
-               for lines, w in _layouts(terms, widths))
+def _cell_needed(terms: list[str], size: float) -> float:
+    """The smallest square cell (points) that holds the sum at font ``size``."""
+    return min(max(size * w / 8.6, size * len(lines) / 0.66) for lines, w in _layouts(terms))
 
 
 # ----------------------------------------------------------------- sharing
@@ -225,7 +222,7 @@ def _cell_labels(ax, r, c, terms, colours) -> None:
     ax._symtoe_cell_labels = labels
 
 
-def _fit_labels(ax, widths: dict | None = None, *, laid_out: bool = False) -> None:
+def _fit_labels(ax, *, laid_out: bool = False) -> None:
     """Size the cell labels of :func:`plot_sharing` to the cells as laid out now
     (call again after changing the figure's layout)."""
     labels = getattr(ax, "_symtoe_cell_labels", [])
@@ -233,11 +230,10 @@ def _fit_labels(ax, widths: dict | None = None, *, laid_out: bool = False) -> No
         return
     if not laid_out:
         ax.figure.draw_without_rendering()  # the layout fixes the cell size
-    (x0, _), (x1, _) = ax.transData.transform([(0, 0), (1, 0)])
-    cell = abs(x1 - x0) * 72 / ax.figure.dpi
-    widths = {} if widths is None else widths
+    (x0, y0), (x1, y1) = ax.transData.transform([(0, 0), (1, 1)])
+    cell = (abs(x1 - x0) * 72 / ax.figure.dpi, abs(y1 - y0) * 72 / ax.figure.dpi)
     for text, parts in labels:
-        label, size = _stack(parts, cell, widths)
+        label, size = _stack(parts, cell)
         text.set_text(label)
         text.set_fontsize(size)
 
@@ -274,6 +270,11 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
         )
     if labels not in (True, False, "auto"):
         raise ValueError(f"labels must be True, False or 'auto', but got {labels!r}")
+    if labels is True and n_rows * n_cols > 10 * MAX_LABELLED_CELLS:
+        raise ValueError(
+            f"labels=True needs a matrix of at most {10 * MAX_LABELLED_CELLS} cells, but it is "
+            f"{n_rows} x {n_cols}; use labels='auto'"
+        )
     rows, cols, p = sharing_pattern(spec).triples()
     n_weights = math.prod(spec.weight_shape)
     colours = weight_colours(spec)
@@ -284,13 +285,11 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
 
     show_labels = (n_rows * n_cols <= MAX_LABELLED_CELLS) if labels == "auto" else labels
     legend = not show_labels and n_weights <= 24
-    widths: dict = {}
     if show_labels:  # cells that hold every entry at MIN_LABEL_SIZE or more
         r, c = rows[first], cols[first]
         terms = _entry_terms(spec, r, c)
         sums = {tuple(t) for t in terms}
-        need = max(_cell_needed(t, LABEL_SIZE if len(t) == 1 else MIN_LABEL_SIZE, widths)
-                   for t in sums)
+        need = max(_cell_needed(t, LABEL_SIZE if len(t) == 1 else MIN_LABEL_SIZE) for t in sums)
         cell = min(1.2, max(0.42, need / 72))
     else:
         cell = min(0.25, 9 / max(n_rows, n_cols))
@@ -322,7 +321,7 @@ def plot_sharing(spec: ConvSpec, *, ax=None, labels="auto", blocks: bool = True)
     _fit_figure(fig, own)
     if show_labels:
         _cell_labels(ax, r, c, terms, image[r, c])
-        _fit_labels(ax, widths, laid_out=own)  # _fit_figure laid out a figure made here
+        _fit_labels(ax, laid_out=own)  # _fit_figure laid out a figure made here
     return fig
 
 
@@ -472,8 +471,6 @@ def plot_sparsity(spec: ConvSpec, *, ax=None, bins: int = 400, blocks: bool = Tr
     check_spec(spec)
     if not isinstance(bins, int) or isinstance(bins, bool) or bins < 1:
         raise ValueError(f"bins must be a positive integer, but got {bins!r}")
-    from ..core.counts import count_parameters
-
     n_rows, n_cols = spec.matrix_shape
     out_block, in_block = math.prod(spec.output_size), math.prod(spec.input_size)
     row_edges = _edges(n_rows, out_block, bins)
@@ -489,13 +486,13 @@ def plot_sparsity(spec: ConvSpec, *, ax=None, bins: int = 400, blocks: bool = Tr
     ax.set_ylim(n_rows - 0.5, -0.5)
     ax.set_aspect("equal" if 0.5 < aspect < 2 else "auto")
     fig.colorbar(image, ax=ax, label="fraction of nonzero entries", shrink=0.85)
-    for size, channels, edges, axis, other in (
-        (spec.output_size, spec.out_channels, row_edges, ax.yaxis, n_cols),
-        (spec.input_size, spec.in_channels, col_edges, ax.xaxis, n_rows),
+    for size, channels, edges, axis, draw, other, word, name in (
+        (spec.output_size, spec.out_channels, row_edges, ax.yaxis, ax.hlines, n_cols, "row",
+         "output"),
+        (spec.input_size, spec.in_channels, col_edges, ax.xaxis, ax.vlines, n_rows, "column",
+         "input"),
     ):
-        draw = ax.hlines if axis is ax.yaxis else ax.vlines
-        block = math.prod(size)
-        inner = math.prod(size[1:])
+        block, inner = math.prod(size), math.prod(size[1:])
         bins_per_inner = (len(edges) - 1) * inner / (channels * block)
         if blocks and spec.rank > 1 and bins_per_inner >= 3 and channels * size[0] <= 32:
             lines = np.arange(inner, channels * block, inner)
@@ -508,21 +505,15 @@ def plot_sparsity(spec: ConvSpec, *, ax=None, bins: int = 400, blocks: bool = Tr
             ticks = MaxNLocator(nbins=6, integer=True).tick_values(0, channels - 1)
             ticks = ticks[(ticks >= 0) & (ticks < channels)].astype(int)
             axis.set_ticks(ticks * block - 0.5, [str(t) for t in ticks])
+            axis.set_label_text(f"{word}: {name} channel (blocks of {block:,} {name} positions)")
         else:
             axis.set_major_formatter("{x:,.0f}")
-    which = ("output", "input")
-    for axis, (channels, size, word) in zip(
-        (ax.yaxis, ax.xaxis),
-        ((spec.out_channels, spec.output_size, "row"), (spec.in_channels, spec.input_size, "column")),
-    ):
-        name = which[word == "column"]
-        axis.set_label_text(
-            f"{word}: {name} channel (blocks of {math.prod(size):,} {name} positions)"
-            if channels > 1 else f"{word} = {name} position")
+            axis.set_label_text(f"{word} = {name} position")
     ax.set_title(f"{n_rows:,} x {n_cols:,} matrix, {nnz:,} nonzeros "
                  f"({nnz / (n_rows * n_cols):.3g} of the entries)\n"
-                 f"{spec.out_channels} x {spec.in_channels} channel blocks, "
-                 f"{len(row_edges) - 1} x {len(col_edges) - 1} bins", fontsize=9)
+                 + (f"{spec.out_channels} x {spec.in_channels} channel blocks, "
+                    if spec.in_channels * spec.out_channels > 1 else "")
+                 + f"{len(row_edges) - 1} x {len(col_edges) - 1} bins", fontsize=9)
     _fit_figure(fig, own)
     return fig
 
@@ -577,7 +568,8 @@ def tap_coverage(spec: ConvSpec) -> np.ndarray:
         live = ap.taps >= 0
         axis = np.bincount(ap.taps[live] * ap.n_cols + cols[live],
                            minlength=ap.kernel * ap.n_cols).reshape(ap.kernel, ap.n_cols)
-        counts = np.einsum("t...,kn->tk...n", counts, axis).reshape(-1, *counts.shape[1:], ap.n_cols)
+        counts = np.einsum("t...,kn->tk...n", counts, axis)
+        counts = counts.reshape(-1, *counts.shape[2:])
     return counts
 
 
