@@ -4,7 +4,6 @@ one-hot inputs, one one-hot kernel at a time; the conv_arithmetic cases of
 Dumoulin & Visin (2016) with their output sizes; what the animation draws,
 read back from its artists; a GIF written with Pillow."""
 
-import math
 import re
 import shutil
 
@@ -16,9 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import sympy  # noqa: E402
-import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from reference import probe_matrix  # noqa: E402
+from test_plot import close_figures, one_hot_matrices  # noqa: E402, F401  (autouse fixture)
 
 from symtoe import ConvSpec, symbolic_matrix  # noqa: E402
 from symtoe.core.symbolic import WeightSymbol, weight_symbol  # noqa: E402
@@ -32,18 +30,10 @@ from symtoe.present.animate import (  # noqa: E402
 from symtoe.present.plot import weight_colours  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def close_figures():
-    yield
-    plt.close("all")
-
-
 def torch_taps(spec):
     """Per row (transposed: per column) of torch's matrix, the set of
     (flat position, flat tap) pairs where that tap's one-hot kernel is nonzero."""
-    taps = math.prod(spec.kernel_size)
-    eye = torch.eye(taps, dtype=torch.float64).reshape(taps, *spec.weight_shape)
-    masks = np.array([probe_matrix(spec, w).numpy() != 0 for w in eye])  # (tap, rows, cols)
+    masks = np.array(one_hot_matrices(spec))  # (tap, rows, cols): one channel pair
     if spec.transposed:
         masks = masks.transpose(0, 2, 1)  # column i of the transposed layer's matrix
     return [{(int(p), int(t)) for t, p in zip(*np.nonzero(masks[:, line, :]))}
