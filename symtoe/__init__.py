@@ -56,13 +56,17 @@ if TYPE_CHECKING:  # static tools see these; at run time they load on first use
     from .analysis.spectrum import operator_norm, singular_values
     from .core.lazy import lazy_symbolic_matrix
     from .core.numeric import numeric_matrix
+    from .present.animate import animate, to_gif, window_frames
     from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
     from .present.plot import (
+        nonzero_counts,
         plot_boundary_map,
         plot_coverage,
         plot_receptive_field,
         plot_sharing,
         plot_sparsity,
+        tap_coverage,
+        weight_colours,
     )
 
 __all__ = [
@@ -124,6 +128,12 @@ __all__ = [
     "plot_coverage",
     "plot_boundary_map",
     "plot_receptive_field",
+    "weight_colours",
+    "nonzero_counts",
+    "tap_coverage",
+    "animate",
+    "window_frames",
+    "to_gif",
     "sharing_graph",
     "connectivity_graph",
     "input_ancestors",
@@ -145,6 +155,12 @@ _LAZY = {
     "plot_receptive_field": "present.plot",
     "plot_sharing": "present.plot",
     "plot_sparsity": "present.plot",
+    "weight_colours": "present.plot",
+    "nonzero_counts": "present.plot",
+    "tap_coverage": "present.plot",
+    "animate": "present.animate",
+    "window_frames": "present.animate",
+    "to_gif": "present.animate",
 }
 
 

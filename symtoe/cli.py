@@ -2,7 +2,8 @@
 
 Subcommands: ``matrix`` (the symbolic matrix, ``--latex``), ``count``
 (``--json``), ``shift`` (the exactness map of a shift), ``plot`` (``-o
-FILE.png``), ``report`` (a model's parameter-count table) and ``demo``.  Layer
+FILE.png``), ``animate`` (``-o FILE.gif``), ``report`` (a model's
+parameter-count table) and ``demo``.  Layer
 options mirror ``torch.nn.ConvNd``'s arguments.
 """
 
@@ -210,6 +211,22 @@ def _plot(args) -> int:
     return 0
 
 
+def _animate(args) -> int:
+    spec = _spec(args)
+    _progress("loading matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .present.animate import animate, check_path, save
+
+    check_path(args.output)  # before drawing anything
+    anim = animate(spec, interval=args.interval)
+    _progress(f"drawing {len(anim.scene.frames)} frames")
+    save(anim, args.output, dpi=args.dpi)
+    _progress(f"wrote {args.output}")
+    return 0
+
+
 def _split_target(target: str) -> tuple[str, str]:
     """Check ``module:callable`` / ``path.py:callable`` before anything is imported."""
     from pathlib import Path
@@ -345,8 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="LaTeX array with block lines; large matrices elided")
     matrix.add_argument("--standalone", action="store_true",
                         help="with --latex: a complete document for pdflatex")
-    matrix.add_argument("--max-rows", type=int, default=24, help="with --latex (default 24)")
-    matrix.add_argument("--max-cols", type=int, default=24, help="with --latex (default 24)")
+    matrix.add_argument("--max-rows", type=int, default=32, help="with --latex (default 32)")
+    matrix.add_argument("--max-cols", type=int, default=32, help="with --latex (default 32)")
     matrix.set_defaults(func=_matrix)
 
     count = sub.add_parser("count", help="dense-equivalent vs shared parameter counts",
@@ -381,6 +398,19 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("--mode", choices=("zero", "cyclic"), default="zero")
     plot.add_argument("--dpi", type=int, default=120)
     plot.set_defaults(func=_plot)
+
+    animation = sub.add_parser("animate", help="the sliding window next to the matrix, as a GIF",
+                               description="Animate the window over the (padded) input next to "
+                                           "the matrix, one frame per output position (1-D or "
+                                           "2-D, one channel): -o conv.gif (Pillow) or "
+                                           "conv.mp4 (needs ffmpeg).")
+    _add_spec_options(animation)
+    animation.add_argument("-o", "--output", required=True, metavar="FILE.gif",
+                           help="output file, .gif or .mp4")
+    animation.add_argument("--interval", type=int, default=900, metavar="MS",
+                           help="milliseconds per frame (default 900)")
+    animation.add_argument("--dpi", type=int, default=90)
+    animation.set_defaults(func=_animate)
 
     report = sub.add_parser("report", help="parameter-count table of a torch model",
                             description="Run a model once and tabulate, per layer, shared "

@@ -97,7 +97,19 @@ def test_elision_keeps_corners_of_a_big_matrix():
 def test_huge_layer_prints_instantly():
     tex = to_latex(ConvSpec(64, 64, 3, input_size=(224, 224), padding=1))
     rows = cells(tex)
-    assert len(rows) == 24 and rows[0][:3] == ["w_{0,0,1,1}", "w_{0,0,1,2}", "0"]
+    assert len(rows) == 32 and rows[0][:3] == ["w_{0,0,1,1}", "w_{0,0,1,2}", "0"]
+
+
+@pytest.mark.parametrize(
+    "spec", [ConvSpec(1, 1, 3, input_size=6), ConvSpec(1, 1, 3, input_size=(5, 5))],
+    ids=["1d-seed-4x6", "2d-seed-9x25"],
+)
+def test_defaults_print_the_seed_matrices_whole(spec):
+    T = symbolic_matrix(spec)
+    tex = to_latex(spec)
+    assert r"\cdots" not in tex and r"\vdots" not in tex
+    got = [[c for c in row] for row in cells(tex)]
+    assert got == [[sympy_cell(T[r, c]) for c in range(T.cols)] for r in range(T.rows)]
 
 
 def test_values_instead_of_symbols_and_plain_matrices():
@@ -108,15 +120,43 @@ def test_values_instead_of_symbols_and_plain_matrices():
     assert cells(to_latex(sympy.Matrix([[sympy.Symbol("a")]]))) == [["a"]]
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_standalone_document_compiles(tmp_path):
-    spec = ConvSpec(2, 2, 3, input_size=(5, 5), padding=1, padding_mode="reflect")
-    doc = tmp_path / "matrix.tex"
-    doc.write_text(to_latex(spec, max_rows=12, max_cols=14, standalone=True))
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+def compile_tex(tmp_path, name, text):
+    """pdflatex ``text``; returns the log (the run must succeed)."""
+    (tmp_path / f"{name}.tex").write_text(text)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
-    assert (tmp_path / "matrix.pdf").stat().st_size > 1000
+    assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+    return (tmp_path / f"{name}.log").read_text(errors="replace")
+
+
+PRINTED = {
+    "2d-seed": ConvSpec(1, 1, 3, input_size=(5, 5)),
+    "2d-reflect-sums": ConvSpec(1, 1, 3, input_size=(4, 4), padding=1, padding_mode="reflect"),
+    "channels-wide": ConvSpec(2, 3, 3, input_size=(4, 4), padding=1),
+    "imagenet-elided": ConvSpec(512, 512, 3, input_size=(224, 224), padding=1),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_standalone_documents_compile_without_overfull_boxes(tmp_path):
+    for name, spec in PRINTED.items():
+        log = compile_tex(tmp_path, name, to_latex(spec, standalone=True))
+        assert "Overfull \\hbox" not in log and "Overfull \\vbox" not in log, name
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_fit_scales_a_wide_matrix_to_the_text_width_of_any_document(tmp_path):
+    spec = PRINTED["channels-wide"]  # 32 columns of w_{o,i,r,s}: far wider than the text
+    preamble = "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage{adjustbox}\n"
+    fitted = compile_tex(tmp_path, "fitted", preamble + "\\begin{document}\n\\noindent\n"
+                         + to_latex(spec, fit=True) + "\n\\end{document}\n")
+    assert "Overfull \\hbox" not in fitted
+    bare = compile_tex(tmp_path, "bare", preamble + "\\begin{document}\n\\[\n"
+                       + to_latex(spec) + "\n\\]\n\\end{document}\n")
+    assert "Overfull \\hbox" in bare  # what fit prevents: the check can fail
 
 
 @pytest.mark.parametrize(
@@ -127,8 +167,10 @@ def test_standalone_document_compiles(tmp_path):
         ((np.eye(2), [1, 2]), {}, "weight must be None unless"),
         (([1, 2, 3],), {}, "spec_or_matrix must be a ConvSpec or a 2-D matrix"),
         ((ConvSpec(1, 1, 3, input_size=5), [1, 2]), {}, "weight must have shape"),
+        ((ConvSpec(1, 1, 3, input_size=5),), {"fit": "yes"}, "fit must be True or False, but got 'yes'"),
+        ((ConvSpec(1, 1, 3, input_size=5),), {"standalone": 1}, "standalone must be True or False"),
     ],
-    ids=["max-rows", "max-cols", "weight-with-matrix", "list", "weight-shape"],
+    ids=["max-rows", "max-cols", "weight-with-matrix", "list", "weight-shape", "fit", "standalone"],
 )
 def test_bad_input(args, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -3,7 +3,8 @@
 The notebooks ``assert`` their comparisons with torch and scipy, so a failed
 comparison (or any other error) in any cell fails the test named after the
 notebook file.  Notebooks are found by glob, so every ``notebooks/*.ipynb`` is
-run, whoever added it.
+run, whoever added it (``06_window_to_matrix.ipynb`` included); they are marked
+slow (``-m "not slow"`` skips them).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")  # colours in IPython tracebacks
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
 def test_notebook_executes(path, monkeypatch):
     # The kernel inherits this environment: no GUI backend for matplotlib.

@@ -13,7 +13,6 @@ built, from the per-axis patterns, so a 64-channel ImageNet layer prints at once
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import sympy
@@ -23,14 +22,24 @@ from ..core.symbolic import as_sympy_array, entry_values
 
 __all__ = ["to_latex"]
 
-_PREAMBLE = r"""\documentclass{article}
+#: Default ``max_rows`` / ``max_cols``: the seed matrices (4 x 6, 9 x 25) print whole.
+MAX_ROWS = MAX_COLS = 32
+
+_FIT = r"""\begin{adjustbox}{max width=\linewidth, max totalheight=0.92\textheight}
+$\displaystyle
+%s
+$
+\end{adjustbox}"""
+
+_DOCUMENT = r"""\documentclass{article}
 \usepackage{amsmath}
-\usepackage[paperwidth=%(width).1fcm,paperheight=%(height).1fcm,margin=0.5cm]{geometry}
+\usepackage{adjustbox}
+\usepackage[a4paper,margin=2cm]{geometry}
 \pagestyle{empty}
 \begin{document}
-\[
-%(body)s
-\]
+\begin{center}
+%s
+\end{center}
 \end{document}
 """
 
@@ -81,11 +90,12 @@ def to_latex(
     spec_or_matrix,
     weight=None,
     *,
-    max_rows: int = 24,
-    max_cols: int = 24,
+    max_rows: int = MAX_ROWS,
+    max_cols: int = MAX_COLS,
     blocks: bool = True,
     zero: str = "0",
     name: str = "w",
+    fit: bool = False,
     standalone: bool = False,
 ) -> str:
     r"""LaTeX of a layer's matrix (or of any matrix), with block lines and elision.
@@ -101,7 +111,9 @@ def to_latex(
         symbols; only with a spec.
     max_rows, max_cols : int
         Larger matrices keep their first and last rows / columns with
-        ``\vdots`` / ``\cdots`` (and ``\ddots``) in between.
+        ``\vdots`` / ``\cdots`` (and ``\ddots``) in between.  The defaults
+        (:data:`MAX_ROWS`, :data:`MAX_COLS`: 32) print the textbook matrices
+        whole (the 2-D seed's 9 x 25).
     blocks : bool
         For a spec, separate channel blocks (double lines) and the outermost
         spatial blocks (single lines).
@@ -109,9 +121,14 @@ def to_latex(
         What to print for structural zeros (``"0"``, ``""`` or ``"\cdot"``).
     name : str
         The weight symbol's name.
+    fit : bool
+        Wrap the matrix in ``\begin{adjustbox}{max width=\linewidth, ...}``
+        (text mode, ``\usepackage{adjustbox}``): a matrix wider than the text
+        is scaled down to the text width (a narrower one is left as it is),
+        instead of the bare math-mode ``array``.
     standalone : bool
-        A complete ``article`` document (amsmath, geometry) that ``pdflatex``
-        compiles, instead of the bare ``array``.
+        A complete A4 ``article`` (amsmath, adjustbox, geometry) that
+        ``pdflatex`` compiles alone, the matrix fitted to the text width.
 
     Examples
     --------
@@ -129,6 +146,9 @@ def to_latex(
     for label, value in (("max_rows", max_rows), ("max_cols", max_cols)):
         if not isinstance(value, int) or value < 3:
             raise ValueError(f"{label} must be an integer >= 3, but got {value!r}")
+    for label, value in (("blocks", blocks), ("fit", fit), ("standalone", standalone)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{label} must be True or False, but got {value!r}")
     if isinstance(spec_or_matrix, ConvSpec):
         spec = spec_or_matrix
         n_rows, n_cols = spec.matrix_shape
@@ -192,14 +212,6 @@ def to_latex(
             body.append(r"\hline\hline" if sep == "||" else r"\hline")
     body.append(r"\end{array}\right)")
     text = "\n".join(body)
-    if standalone:
-        # page width from the widest entry of each column (~0.17 cm per glyph)
-        glyphs = np.zeros(len(cells_of))
-        for (_, c), value in entries.items():
-            if c in cols:
-                b = cells_of.index(int(np.searchsorted(cols, c)))
-                glyphs[b] = max(glyphs[b], len(re.sub(r"[{}_\\]|frac", "", value)))
-        width = 2.0 + float(np.sum(0.5 + 0.17 * np.maximum(glyphs, 1)))
-        height = 2.0 + 0.6 * (len(rows) + (row_gap is not None))
-        return _PREAMBLE % {"body": text, "width": max(width, 5), "height": max(height, 3)}
-    return text
+    if fit or standalone:
+        text = _FIT % text
+    return _DOCUMENT % text if standalone else text
