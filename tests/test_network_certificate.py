@@ -16,7 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from network_models import Net, compare
+from network_models import Net, compare, one_torch_thread  # noqa: F401 (fixture)
 
 from symtoe import ConvSpec, check_shift
 from symtoe.analysis.aliasing import shift_subgroup
@@ -36,14 +36,7 @@ from symtoe.network.certificate import (
 
 MODES = ("zeros", "circular", "reflect", "replicate")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors: one thread is faster, and far faster on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def assert_certified(net, shift, mode, node=None):
@@ -72,13 +65,13 @@ CHAIN_CASES = [
 ] + [pytest.param(3, pm, s, 1, id=f"3d-{pm}-s{s}") for pm in ("zeros", "circular") for s in (1, 2)]
 
 
-@pytest.mark.parametrize("shift_mode", ["zero", "cyclic"])
 @pytest.mark.parametrize("rank, padding_mode, stride, dilation", CHAIN_CASES)
-def test_conv_chains(rank, padding_mode, stride, dilation, shift_mode):
+def test_conv_chains(rank, padding_mode, stride, dilation):
     net = chain(rank, padding_mode, stride, dilation)
-    for t in (1, 2, -4):
-        assert_certified(net, (t,) + (0,) * (rank - 1), shift_mode)
-    assert_certified(net, (2,) * rank, shift_mode)
+    for shift_mode in ("zero", "cyclic"):
+        for t in (1, 2, -4):
+            assert_certified(net, (t,) + (0,) * (rank - 1), shift_mode)
+        assert_certified(net, (2,) * rank, shift_mode)
 
 
 @pytest.mark.parametrize("kind", ["bias", "bn", "scale", "sigmoid", "tanh"])
@@ -194,21 +187,21 @@ POOL_CASES = [
 
 
 @pytest.mark.parametrize("shift_mode", ["zero", "cyclic"])
-@pytest.mark.parametrize("before", ["input", "relu", "conv"])
 @pytest.mark.parametrize("pool", POOL_CASES)
-def test_pools_and_fixed_filters(pool, before, shift_mode):
+def test_pools_and_fixed_filters(pool, shift_mode):
     """On the input itself (exact everywhere: the pool's own certificate shows),
     after a ReLU (nonnegative: a zero-filled value never wins a max), after a conv."""
-    net = Net((12,), channels=3)
-    if before == "conv":
-        net.conv("c1", 3, 3, padding=1, padding_mode="circular")
-    if before == "relu":
-        net.pointwise("r", "relu")
-    pool(net)
-    net.conv("c2", 2, 3, padding=1, padding_mode="circular")
-    for t in (2, -2, 4, 1):
-        assert_certified(net, (t,), shift_mode, node="p")
-        assert_certified(net, (t,), shift_mode)
+    for before in ("input", "relu", "conv"):
+        net = Net((12,), channels=3)
+        if before == "conv":
+            net.conv("c1", 3, 3, padding=1, padding_mode="circular")
+        if before == "relu":
+            net.pointwise("r", "relu")
+        pool(net)
+        net.conv("c2", 2, 3, padding=1, padding_mode="circular")
+        for t in (2, -2, 4, 1):
+            assert_certified(net, (t,), shift_mode, node="p")
+            assert_certified(net, (t,), shift_mode)
 
 
 @pytest.mark.parametrize("shift_mode", ["zero", "cyclic"])
@@ -335,11 +328,21 @@ def test_residual_net_hypothesis(n1, n2, t1, t2, mode, padding_mode):
 # ------------------------------------------------------ layer certificate
 @pytest.mark.parametrize("shift_mode", ["zero", "cyclic"])
 @pytest.mark.parametrize("padding_mode", MODES)
-def test_single_conv_node_is_the_layer_certificate(padding_mode, shift_mode):
-    spec = ConvSpec(2, 3, (3, 2), input_size=(7, 6), padding=1, padding_mode=padding_mode)
-    g = CertificateGraph((7, 6))
+@pytest.mark.parametrize(
+    "geometry",
+    [
+        dict(kernel_size=(3, 2), input_size=(7, 6), padding=1),
+        dict(kernel_size=3, input_size=(8, 6), padding=1, stride=2),  # circulant when circular
+        dict(kernel_size=(3, 1), input_size=(6, 6), padding=((2, 0), (0, 0)), dilation=(1, 3)),
+        dict(kernel_size=1, input_size=(8, 8), stride=2),
+    ],
+    ids=["k3x2", "k3-s2", "k3x1-left", "k1-s2"],
+)
+def test_single_conv_node_is_the_layer_certificate(geometry, padding_mode, shift_mode):
+    spec = ConvSpec(2, 3, padding_mode=padding_mode, **geometry)
+    g = CertificateGraph(spec.input_size)
     g.add("c", spec)
-    for t in ((1, 0), (-2, 3)):
+    for t in ((1, 0), (-2, 3), (2, 4), (4, -2)):
         layer = check_shift(spec, t, shift_mode)
         net = g.check_shift(t, shift_mode)
         np.testing.assert_array_equal(net.exact, layer.exact)
@@ -425,7 +428,7 @@ def test_pointwise_tables_match_torch():
         (lambda g: g.add("x", "relu"), r"fact of 'x' must be a ConvSpec"),
         (lambda g: g.add("x", Pointwise(), inputs=["input", "input"]), r"must be one node"),
         (lambda g: g.add("x", MaxPool(3, padding=2)), r"at most half the kernel"),
-        (lambda g: g.add("x", MaxPool(0)), r"kernel_size must be positive"),
+        (lambda g: g.add("x", MaxPool(0)), r"kernel_size must be a positive integer"),
         (lambda g: g.add("x", Pad(8, "reflect")), r"smaller than the input size"),
         (lambda g: g.add("x", Pad(1, "edge")), r"mode must be one of"),
         (lambda g: g.add("x", FixedConv(ConvSpec(1, 1, 3, input_size=8), [1, 2])),

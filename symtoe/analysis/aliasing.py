@@ -62,7 +62,7 @@ __all__ = [
 #: The most complex numbers :func:`aliasing_gain` holds at once (chunks over ``u``).
 CHUNK_ELEMENTS = 1 << 22
 #: The largest ``(output grid)^2 * prod(stride)`` :func:`aliasing_gain` evaluates.
-MAX_GAIN_WORK = 1 << 32
+MAX_GAIN_WORK = 1 << 27
 
 
 def _per_axis(value, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
@@ -73,7 +73,8 @@ def _per_axis(value, rank: int, name: str, minimum: int = 1) -> tuple[int, ...]:
         or len(value) != rank
         or not all(is_int(v) and v >= minimum for v in value)
     ):
-        rule = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        rule = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}")
         raise ValueError(
             f"{name} must be {rule} or a tuple of {rank} of them, but got {value!r}"
         )

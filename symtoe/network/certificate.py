@@ -81,8 +81,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..analysis.aliasing import ShiftSubgroup, binomial_filter, blurpool, stride_step
-from ..analysis.shifts import normalize_mode, normalize_shift, normalize_size
+from ..analysis.aliasing import (
+    ShiftSubgroup,
+    _per_axis,
+    binomial_filter,
+    blurpool,
+    stride_step,
+)
+from ..analysis.shifts import normalize_mode, normalize_shift, normalize_size, shift_indices
 from ..core.pattern import axis_patterns, fold_positions
 from ..core.spec import ConvSpec, is_int
 
@@ -275,10 +281,7 @@ _FACTS = (Conv, Pointwise, MaxPool, AvgPool, FixedConv, Blur, Upsample, Pad, Sum
 # ============================================================ small helpers
 def _axis_src(n: int, t: int, mode: str) -> np.ndarray:
     """1-D source positions of the shift ``S_t`` on ``n`` points (-1: filled)."""
-    m = np.arange(n) - t
-    if mode == "cyclic":
-        return m % n
-    return np.where((m >= 0) & (m < n), m, -1)
+    return shift_indices(n, (t,), mode)
 
 
 def _outer(parts, op, rank):
@@ -328,23 +331,6 @@ def _any_read(mask_out: np.ndarray, reads, size_in) -> np.ndarray:
         out = np.moveaxis(np.tensordot(incidence, np.moveaxis(out, a, 0), axes=1), 0, a)
         out = (out > 0).astype(np.int64)
     return out > 0
-
-
-def _per_axis(value, rank: int, name: str, minimum: int = 1, default=None) -> tuple[int, ...]:
-    if value is None:
-        value = default
-    if is_int(value):
-        value = (value,) * rank
-    if (
-        not isinstance(value, (tuple, list))
-        or len(value) != rank
-        or not all(is_int(v) and v >= minimum for v in value)
-    ):
-        rule = "positive integers" if minimum >= 1 else "non-negative integers"
-        raise ValueError(
-            f"{name} must be {rule} (one or one per axis, {rank} axes), but got {value!r}"
-        )
-    return tuple(int(v) for v in value)
 
 
 def _bool(value, name: str) -> bool:
@@ -401,13 +387,35 @@ class _Op:
         return "the layer does not commute there"
 
 
+def _circulant(spec: ConvSpec) -> bool:
+    """``D_s C`` with ``C`` circulant and ``s | n``: circular padding (or none) of
+    total ``d (k - 1)`` and a stride dividing the size, on every axis."""
+    if spec.transposed or (spec.padding_mode != "circular" and any(map(any, spec.padding))):
+        return False
+    return all(
+        pl + pr == d * (k - 1) and n % s == 0
+        for (pl, pr), d, k, n, s in zip(
+            spec.padding, spec.dilation, spec.kernel_size, spec.input_size, spec.stride
+        )
+    )
+
+
 @lru_cache(maxsize=256)
 def _conv_own(spec: ConvSpec, shift: tuple[int, ...], mode: str) -> np.ndarray:
-    """The layer certificate of a one-channel spec (cached: networks repeat layers)."""
+    """The layer certificate of a one-channel spec (cached: networks repeat layers).
+
+    Closed forms where they apply: :func:`symtoe.zero_padding_interior` for
+    zero-padded forward layers under zero-fill shifts, and "exact everywhere"
+    for ``D_s C`` with ``C`` circulant under cyclic shifts (THEORY.md: tap ``j``
+    of row ``r`` reads ``(r s - p + j d - t) mod n`` on both sides when
+    ``u = t / s`` and ``o s = n``); :func:`symtoe.check_shift` otherwise.
+    """
     from .. import check_shift, zero_padding_interior
 
     if mode == "zero" and not spec.transposed and spec.padding_mode == "zeros":
         exact = zero_padding_interior(spec, shift)
+    elif mode == "cyclic" and _circulant(spec):
+        exact = np.ones(spec.output_size, dtype=bool)
     else:
         exact = check_shift(spec, shift, mode).exact
     exact.flags.writeable = False
@@ -585,7 +593,8 @@ class _LinearOp(_Op):
 
     def why(self, position, shifts, out, mode):
         parts = self._parts(shifts, out, mode)
-        bad = [a for a, (p, i) in enumerate(zip(parts, position)) if not (p[2][i] and p[3][i] == p[4][i])]
+        bad = [a for a, (p, i) in enumerate(zip(parts, position))
+               if not (p[2][i] and p[3][i] == p[4][i])]
         axes = ", ".join(map(str, bad)) or "all"
         return (
             f"row ({', '.join(map(str, position))}) of the fixed filter's commutator "
@@ -764,7 +773,7 @@ def _resolve_pad(fact: Pad, size):
 def _pool_windows(fact, size, name):
     rank = len(size)
     k = _per_axis(fact.kernel_size, rank, "kernel_size")
-    s = _per_axis(fact.stride, rank, "stride", default=k)
+    s = _per_axis(k if fact.stride is None else fact.stride, rank, "stride")
     p = _per_axis(fact.padding, rank, "padding", minimum=0)
     d = _per_axis(getattr(fact, "dilation", 1), rank, "dilation")
     ceil_mode = _bool(fact.ceil_mode, "ceil_mode")
@@ -828,7 +837,9 @@ def _exact_ints(values, name):
     try:
         fr = [Fraction(v) for v in np.asarray(values, dtype=object).ravel().tolist()]
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must hold real numbers or Fractions, but got {values!r}") from None
+        raise ValueError(
+            f"{name} must hold real numbers or Fractions, but got {values!r}"
+        ) from None
     den = math.lcm(*(f.denominator for f in fr)) if fr else 1
     return np.array([int(f * den) for f in fr], dtype=object)
 
@@ -1110,7 +1121,8 @@ class CertificateGraph:
                 zeros = [(W & ~P.any(axis=1)).any(axis=1) for W, P in zip(op.windows, pads)]
                 return _MaxOp(mats, op.factor, pad_in, op.nonnegative, zeros), (src.name,)
             elif isinstance(op, _LinearOp):
-                mats = [A @ P for A, P in zip(op.mats, _pad_matrices(pairs, src.fact.mode, in_size))]
+                pads = _pad_matrices(pairs, src.fact.mode, in_size)
+                mats = [A @ P for A, P in zip(op.mats, pads)]
                 return _LinearOp(mats, op.factor, pad_in, op.kind), (src.name,)
         return op, ()
 
@@ -1336,8 +1348,11 @@ class NetworkShiftCheck:
             + self._boundary(first, where),
         ]
         lines += ["  " + line for line in reason.splitlines()]
-        if len(culprits) > 1:
-            lines.append("  also broken at: " + ", ".join(repr(c) for c, _ in culprits[1:]))
+        others = [repr(c) for c, _ in culprits[1:]]
+        if len(others) > 6:
+            others = others[:5] + [f"... ({len(others) - 5} more)"]
+        if others:
+            lines.append("  also broken at: " + ", ".join(others))
         return "\n".join(lines)
 
     # -------------------------------------------------------------- helpers
