@@ -11,6 +11,9 @@ difference.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -212,7 +215,8 @@ def test_pools_2d(shift_mode):
     net.maxpool("m", 3, 2, 1)
     net.blur("b", 3, stride=1)
     net.avgpool("a", 2, count_include_pad=False)
-    net.conv("c2", 2, 3, padding=1)
+    net.pad("last", (1, 1))  # F.pad of the last axis only
+    net.conv("c2", 2, 3, padding=(1, 0))
     for t in ((2, 0), (-4, 4), (4, 2)):
         assert_certified(net, t, shift_mode)
 
@@ -349,6 +353,19 @@ def test_single_conv_node_is_the_layer_certificate(geometry, padding_mode, shift
         assert net.output_shift == layer.output_shift
 
 
+def test_identically_zero_positions_are_exact_where_the_shift_fills():
+    """Replicate padding next to the zero fill reads only zeros: avg pool output 2 is
+    0 where S_u expects x[0] (not exact), and the conv output 1 that reads it is 0
+    on both sides, although neither the conv nor its inputs commute there."""
+    net = Net((12,), channels=2)
+    net.pad("pp", (2, 1), "replicate")
+    net.avgpool("p", 2)
+    net.conv("c2", 2, 3, padding=1, padding_mode="circular")
+    cert = assert_certified(net, (4,), "zero")
+    assert cert.exact[1] and not cert.at("p").exact[2]
+    assert "identically 0 there" in cert.explain(1)
+
+
 def test_exact_set_is_not_a_product_of_axis_sets():
     """A residual sum of branches with different windows: an L-shaped exact set."""
     net = Net((8, 8), channels=2)
@@ -358,6 +375,7 @@ def test_exact_set_is_not_a_product_of_axis_sets():
     cert = assert_certified(net, (1, 1), "zero")
     rows, cols = cert.exact.any(axis=1), cert.exact.any(axis=0)
     assert not np.array_equal(cert.exact, np.outer(rows, cols))
+    assert cert.explain((3, 3)).endswith("every input it reads is exact")
 
 
 # --------------------------------------------------------------- subgroup
@@ -469,3 +487,27 @@ def test_channels_do_not_change_the_certificate():
     for mode in ("zero", "cyclic"):
         small, wide = net(1).check_shift((2, 2), mode), net(4096).check_shift((2, 2), mode)
         np.testing.assert_array_equal(small.exact, wide.exact)
+
+
+# ------------------------------------------------------------- ResNet-18
+def test_resnet18_layout_at_224():
+    """The benchmark's ResNet-18 graph: zero padding keeps interior bands early and
+    nothing from layer 3 on (receptive field 435 px > 224); circular padding with a
+    circular F.pad before the max pool commutes everywhere under cyclic shifts that
+    32 divides, and global pooling is invariant."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_certificate import resnet18_graph
+
+    zero = resnet18_graph().check_shift((32, 32))
+    counts = {n: int(zero.exact_maps[n].sum()) for n in ("conv1", "layer2.1.sum", "layer3.1.sum")}
+    assert counts == {"conv1": 12160, "layer2.1.sum": 144, "layer3.1.sum": 0}
+    assert zero.output_shift == () and not zero.exact
+    assert zero.at("layer4.1.sum").output_shift == (1, 1)
+    assert resnet18_graph().shift_subgroup().period == (32, 32)
+    assert resnet18_graph().check_shift((16, 0)).output_shift is None
+    circular = resnet18_graph(padding_mode="circular", circular_pool=True)
+    cert = circular.check_shift((32, 64), "cyclic")
+    assert all(m.all() for m in cert.exact_maps.values())
+    assert circular.nodes["maxpool"].fused == ("maxpool.pad",)
+    blur = resnet18_graph(blur=True).check_shift((32, 32))
+    assert not blur.exact_maps["layer4.1.sum"].any()

@@ -217,9 +217,10 @@ class Upsample:
 
 @dataclass(frozen=True)
 class Pad:
-    """``F.pad`` with per-axis ``(left, right)`` pairs (or one int for all)
-    and mode "constant" (value 0), "reflect", "replicate" or "circular".
-    :meth:`from_torch` reads ``F.pad``'s flat, last-axis-first tuple."""
+    """``F.pad`` with per-axis ``(left, right)`` pairs (or one int for all; fewer
+    pairs than axes pad the last axes) and mode "constant" (value 0),
+    "reflect", "replicate" or "circular".  :meth:`from_torch` reads
+    ``F.pad``'s flat, last-axis-first tuple."""
 
     padding: object
     mode: str = "constant"
@@ -681,7 +682,6 @@ class _MergeOp(_Op):
         return np.broadcast_to(np.logical_and.reduce(spatial), self.size)
 
 
-
 class _GlobalOp(_Op):
     """Global pooling, flatten, linear: rank-0 outputs (invariance)."""
 
@@ -745,14 +745,15 @@ def _resolve_pad(fact: Pad, size):
     p = fact.padding
     if is_int(p):
         pairs = ((int(p), int(p)),) * rank
-    elif isinstance(p, (tuple, list)) and len(p) == rank and all(
+    elif isinstance(p, (tuple, list)) and 1 <= len(p) <= rank and all(
         isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(x) and x >= 0 for x in v)
         for v in p
     ):
-        pairs = tuple((int(a), int(b)) for a, b in p)
+        pairs = ((0, 0),) * (rank - len(p)) + tuple((int(a), int(b)) for a, b in p)
     else:
         raise ValueError(
-            f"padding must be a non-negative int or {rank} (left, right) pairs, but got {p!r}"
+            f"padding must be a non-negative int or up to {rank} (left, right) pairs (for "
+            f"the last axes), but got {p!r}"
         )
     if fact.mode not in _PAD_MODES:
         raise ValueError(f"mode must be one of {_PAD_MODES}, but got {fact.mode!r}")
@@ -822,7 +823,7 @@ def _avg_op(fact: AvgPool, size, inputs):
         end = np.minimum(start + k, n + pp)
         pool = end - start  # torch's divisor with count_include_pad, per axis
         lo, hi = np.maximum(start, 0), np.minimum(end, n)
-        div = pool if fact.count_include_pad else hi - lo
+        div = pool if fact.count_include_pad else np.maximum(hi - lo, 1)
         if fact.divisor_override is not None:
             div = np.ones_like(div)
         scale = math.lcm(*(int(v) for v in div)) if len(div) else 1
@@ -1333,6 +1334,12 @@ class NetworkShiftCheck:
             return head.format("not ") + "none: " + self._alias_reason(order)
         head += f"({_fmt(self.output_shift)})" if self.output_shift else "() (invariance)"
         if self.exact[position]:
+            state = self._states[self.node]
+            if state.zero[position] and not (state.own[position] and self._reads_exact(position)):
+                return head.format("") + (
+                    ": the map of the shifted input is identically 0 there, and S_u fills it "
+                    "with 0"
+                )
             return head.format("") + (
                 ": every layer commutes on its window and every input it reads is exact"
             )
@@ -1344,7 +1351,7 @@ class NetworkShiftCheck:
         reason = op.why(where, [s.shift for s in ins], self._states[first].shift, self.mode)
         lines = [
             head.format("not ") + f": broken first at {first!r}",
-            f"  {first!r} = {_describe(node.fact)}, at ({_fmt(where)}), "
+            f"  {first!r} = {_describe(node.fact)}, at ({_fmt(where)}): "
             + self._boundary(first, where),
         ]
         lines += ["  " + line for line in reason.splitlines()]
@@ -1386,6 +1393,21 @@ class NetworkShiftCheck:
             )
         return "no output shift"  # pragma: no cover - some node always explains it
 
+    def _reads_exact(self, position) -> bool:
+        """Whether every input position that ``position`` reads is exact."""
+        op = self.graph._ops[self.node]
+        if op is None:
+            return True
+        mask = np.zeros(self.graph.nodes[self.node].size, dtype=bool)
+        mask[position] = True
+        for i in op.inputs:
+            size_in = self.graph.nodes[i].size
+            reach = _any_read(mask, op.reads, size_in) if op.reads is not None else (
+                mask if size_in == mask.shape else np.ones(size_in, dtype=bool))
+            if (reach & ~self._states[i].exact).any():
+                return False
+        return True
+
     def _culprits(self, position, order):
         """(node, position) of every layer whose own commutation fails in the
         backward cone of non-exact maps, first in graph order."""
@@ -1419,21 +1441,22 @@ class NetworkShiftCheck:
         return found
 
     def _boundary(self, name, where) -> str:
+        """The edges whose nearness breaks the layer at ``where``: the axes along
+        which moving ``where`` to the middle of the grid makes the layer commute."""
         size = self.graph.nodes[name].size
         if not size:
             return "a vector (no boundary)"
         own = self._states[name].own
-        axes = []
+        edges = []
         for a, (i, n) in enumerate(zip(where, size)):
             moved = list(where)
             moved[a] = n // 2
             if own[tuple(moved)]:
-                axes.append(f"the {_side(i, n)} edge of axis {a}")
-        if not axes:
-            axes = [f"the {_side(i, n)} edge of axis {a}" for a, (i, n) in
-                    enumerate(zip(where, size))]
-            return "at the corner of " + " and ".join(axes)
-        return "at " + " and ".join(axes)
+                edges.append(f"the {_side(i, n)} edge of axis {a}")
+        if edges:
+            return " and ".join(edges)
+        every = [f"the {_side(i, n)} edge of axis {a}" for a, (i, n) in enumerate(zip(where, size))]
+        return "a corner: " + " and ".join(every)
 
     def __repr__(self) -> str:
         count = f"{int(self.exact.sum())}/{self.exact.size}"
