@@ -16,10 +16,24 @@ the layer itself commutes at ``r`` (``(L S_v z)[r] = (S_u L z)[r]`` for all
 layer's read window, ``exact_out = own & all(exact_in over the window)``;
 windows are products of per-axis sets, so this runs axis by axis (boolean
 maps and index tables, no loop over positions) and is independent of the
-channel counts, while the exact set itself need not be a product.  The
-converse holds for generic weights (the tests check it on torch models) but
-is not claimed for fixed filters, whose equal taps can cancel upstream
-differences: for them the certificate is sound and may be conservative.
+channel counts, while the exact set itself need not be a product.
+
+The law alone is sufficient, not necessary; two refinements make it exact:
+
+* **zeros.**  A position whose value on the shifted input is identically 0
+  (it reads only zero-filled values: ``zero`` below) is exact where ``S_u``
+  fills the output, although the layer and its inputs fail there: replicate
+  padding beside the zero fill, then a pool and a conv, does this;
+* **nonnegative maps.**  A zero-filled value is a real 0 for a max pool, but
+  after a ReLU (or a sigmoid) it never wins the max.
+
+With them, every position called non-exact differs for generic weights in
+every network the tests run through torch, with two known exceptions where
+the certificate is sound but may be conservative: fixed filters (equal taps
+can cancel differences that come from earlier layers), and maps with
+positions that are identically 0 in the unshifted network too (a transposed
+convolution with a kernel smaller than its stride, an unfused zero pad),
+which the layer certificates treat as live inputs.
 
 **Layer facts** and their own commutation (``own``):
 
@@ -27,10 +41,9 @@ differences: for them the certificate is sound and may be conservative.
 fact                      own commutation at output ``r``
 ========================  ==============================================================
 ``Input``                 the map of ``S_t x``: exact everywhere, shift ``t``
-``Conv(spec)`` / spec     :func:`symtoe.check_shift` of the one-channel layer (its
-                          closed form :func:`symtoe.zero_padding_interior` for
-                          zero-padded forward layers); with ``spec.bias`` zero-filled
-                          positions fail under zero-fill shifts (the bias lands there)
+``Conv(spec)`` / spec     :func:`symtoe.check_shift`'s ``exact`` of the one-channel
+                          layer, computed axis by axis; with ``spec.bias``
+                          zero-filled positions fail under zero-fill shifts
 ``Pointwise(maps_zero)``  everywhere for cyclic shifts; for zero-fill shifts only where
                           nothing was filled, unless the op maps 0 to 0
 ``MaxPool(...)``          exact set equality of the values the window sees (a
@@ -39,19 +52,20 @@ fact                      own commutation at output ``r``
 ``FixedConv``,            of ``A S - S' A`` is ``(x) alpha_a - (x) beta_a``, zero iff some
 ``Upsample``, ``Pad``     ``alpha_a`` and some ``beta_b`` vanish or every ``alpha_a =
                           c_a beta_a`` with ``prod c_a = 1``; exact for the given weights
-``Sum``, ``Concat``,      intersection of the inputs' exact maps (a broadcast rank-0
-``Multiply``              summand fails on zero-filled positions); shifts must agree
+``Sum``, ``Concat``,      intersection of the inputs' exact maps (rank-0 inputs
+``Multiply``              broadcast); the inputs' shifts must agree
 ``GlobalPool``            rank 0 (invariance): exact iff every position is exact and the
                           shift is cyclic (or zero)
 ``Linear``, ``Flatten``   on a spatial map: not shift-equivariant (exact only for the
                           zero shift); on a rank-0 map: passes exactness through
 ========================  ==============================================================
 
-A ``Pad`` read by a ``Conv`` without padding of its own, a ``MaxPool`` (not
-after a zero pad) or a fixed linear layer is fused into it: the consumer reads
-the pad's input through the padding mode, as ``F.pad`` then the layer does.
-A padded grid is not periodic with the right period, so certifying the pad on
-its own grid would lose exactness under cyclic shifts.
+A ``Pad`` read by a ``Conv`` without padding of its own (or zero padding
+after a zero pad), a ``MaxPool`` or a fixed linear layer is fused into it: the
+consumer reads the pad's input through the padding mode, as ``F.pad`` then the
+layer does (a zero pad's zeros are values for a max, not -inf).  A padded
+grid is not periodic with the right period, so certifying the pad on its own
+grid would lose exactness under cyclic shifts.
 
 **Graph API** (what a trace adapter produces)::
 
@@ -388,37 +402,48 @@ class _Op:
         return "the layer does not commute there"
 
 
-def _circulant(spec: ConvSpec) -> bool:
-    """``D_s C`` with ``C`` circulant and ``s | n``: circular padding (or none) of
-    total ``d (k - 1)`` and a stride dividing the size, on every axis."""
-    if spec.transposed or (spec.padding_mode != "circular" and any(map(any, spec.padding))):
-        return False
-    return all(
-        pl + pr == d * (k - 1) and n % s == 0
-        for (pl, pr), d, k, n, s in zip(
-            spec.padding, spec.dilation, spec.kernel_size, spec.input_size, spec.stride
-        )
-    )
+def _tap_columns(ap) -> np.ndarray:
+    """Per-axis ``(rows, kernel)`` table: the column tap ``j`` of row ``r`` reads
+    (each tap reads at most one column per row), -1 where it reads none."""
+    out = np.full((ap.n_rows, ap.kernel), -1, dtype=np.int64)
+    r, w, m = np.nonzero((ap.taps >= 0) & ap.valid[:, :, None])
+    out[r, ap.taps[r, w, m]] = ap.cols[r, w]
+    return out
 
 
 @lru_cache(maxsize=256)
-def _conv_own(spec: ConvSpec, shift: tuple[int, ...], mode: str) -> np.ndarray:
-    """The layer certificate of a one-channel spec (cached: networks repeat layers).
+def _conv_own(spec: ConvSpec, shift: tuple[int, ...], out: tuple[int, ...], mode: str
+              ) -> np.ndarray:
+    """:func:`symtoe.check_shift`'s ``exact`` of a one-channel spec, axis by axis.
 
-    Closed forms where they apply: :func:`symtoe.zero_padding_interior` for
-    zero-padded forward layers under zero-fill shifts, and "exact everywhere"
-    for ``D_s C`` with ``C`` circulant under cyclic shifts (THEORY.md: tap ``j``
-    of row ``r`` reads ``(r s - p + j d - t) mod n`` on both sides when
-    ``u = t / s`` and ``o s = n``); :func:`symtoe.check_shift` otherwise.
+    Row ``r`` of ``T S_in - S_out T`` vanishes for every kernel iff every tap
+    ``j`` fills the same column (or none) on both sides.  On axis ``a`` tap
+    ``j_a`` of row ``r_a`` reads ``L_a = S_in(c_a(r_a, j_a))`` on the left and
+    ``R_a = c_a(S_out(r_a), j_a)`` on the right (``c_a``: the axis pattern's
+    column, -1 for none), and the N-D tap is present on a side iff every axis
+    is.  A tap is wrong iff its columns differ on some axis while it is present
+    on at least one side, so row ``r`` fails iff, for some axis ``a``, some tap
+    present on the left (right) differs there and every other axis has a tap
+    present on the left (right): ``O(sum_a o_a k_a)`` instead of the whole
+    pattern (equal to ``check_shift(spec, shift, mode).exact``: tested).
+    Cached: networks repeat layers.
     """
-    from .. import check_shift, zero_padding_interior
-
-    if mode == "zero" and not spec.transposed and spec.padding_mode == "zeros":
-        exact = zero_padding_interior(spec, shift)
-    elif mode == "cyclic" and _circulant(spec):
-        exact = np.ones(spec.output_size, dtype=bool)
-    else:
-        exact = check_shift(spec, shift, mode).exact
+    rank = spec.rank
+    parts = []
+    for ap, t, u in zip(axis_patterns(spec), shift, out):
+        c = _tap_columns(ap)
+        src_in, src_out = _axis_src(ap.n_cols, t, mode), _axis_src(ap.n_rows, u, mode)
+        left = np.where(c >= 0, src_in[np.maximum(c, 0)], -1)
+        right = np.where((src_out >= 0)[:, None], c[np.maximum(src_out, 0)], -1)
+        differ = left != right
+        parts.append(((differ & (left >= 0)).any(axis=1), (left >= 0).any(axis=1),
+                      (differ & (right >= 0)).any(axis=1), (right >= 0).any(axis=1)))
+    bad = np.zeros((1,) * rank, dtype=bool)
+    for side in (0, 2):
+        for a in range(rank):
+            vecs = [p[side] if b == a else p[side + 1] for b, p in enumerate(parts)]
+            bad = bad | _outer(vecs, np.logical_and, rank)
+    exact = np.broadcast_to(~bad, spec.output_size).copy()
     exact.flags.writeable = False
     return exact
 
@@ -437,7 +462,7 @@ class _ConvOp(_Op):
         self.inputs = tuple(inputs)
 
     def own(self, shifts, out, mode):
-        own = _conv_own(self.small, shifts[0], mode)
+        own = _conv_own(self.small, shifts[0], out, mode)
         if self.spec.bias and mode == "zero":
             own = own & ~_filled(self.size, out)
         return own
