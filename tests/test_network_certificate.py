@@ -182,8 +182,8 @@ def test_transposed_convs(rank, kernel_size, stride, padding, output_padding):
     for mode in ("zero", "cyclic"):
         for t in ((1,), (-2,), (3,)):
             cert = assert_certified(net, t + (0,) * (rank - 1), mode)
-            assert cert.output_shift[0] == t[0] * (stride if rank == 1 else stride[0]
-                                                   if isinstance(stride, tuple) else stride)
+            first = stride[0] if isinstance(stride, tuple) else stride
+            assert cert.output_shift[0] == t[0] * first  # a transposed layer multiplies
 
 
 def test_transposed_conv_with_gaps_is_sound():
@@ -451,14 +451,10 @@ def test_shift_subgroup_matches_the_output_shift():
     net.maxpool("p", 2)
     sub = net.graph.shift_subgroup()
     assert sub.period == (4, 4)
-    for t in itertools_shifts():
+    for t in [(a, b) for a in range(-5, 6) for b in (0, 2, 3, 4)]:
         assert (net.graph.check_shift(t).output_shift is None) == (sub.output_shift(t) is None)
     specs = [ConvSpec(1, 1, 2, input_size=8, stride=2), ConvSpec(1, 1, 2, input_size=4, stride=2)]
     assert shift_subgroup(specs).period == (4,)
-
-
-def itertools_shifts():
-    return [(a, b) for a in range(-5, 6) for b in (0, 2, 3, 4)]
 
 
 def test_branches_with_different_strides_only_commute_with_zero():
