@@ -17,6 +17,15 @@ that need them load their module on first use.
 
 from typing import TYPE_CHECKING
 
+from .analysis.aliasing import (
+    aliasing_gain,
+    aps_select,
+    binomial_filter,
+    blurpool,
+    check_aps,
+    polyphase_shift,
+    shift_subgroup,
+)
 from .analysis.compose import compose, composed_matrix
 from .analysis.equivariance import (
     boundary_map,
@@ -47,6 +56,7 @@ from .core.counts import ParameterCounts, count_parameters
 from .core.pattern import SharingPattern, sharing_pattern
 from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
+from .network.certificate import CertificateGraph
 from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
 from .network.report import parameter_report
 from .network.trace import trace_model
@@ -102,6 +112,14 @@ __all__ = [
     "apply_group_element",
     "check_rotation",
     "check_symmetry",
+    # aliasing of strided layers
+    "shift_subgroup",
+    "polyphase_shift",
+    "aliasing_gain",
+    "binomial_filter",
+    "blurpool",
+    "aps_select",
+    "check_aps",
     # structure of a matrix
     "is_toeplitz",
     "is_circulant",
@@ -117,6 +135,7 @@ __all__ = [
     # whole models
     "trace_model",
     "parameter_report",
+    "CertificateGraph",
     "receptive_field",
     "column_coverage",
     "layer_specs",
