@@ -190,6 +190,8 @@ def test_resnet18_at_224_is_the_hand_built_graph(variant, bench):
         for t in (1, 8, 16, 31):  # aliasing: the total stride is 32
             assert model_shift_check(graph, (t, 0), at="layer4").output_shift is None
         assert "bn1" in graph.notes  # meta tensors: offsets unread, treated as nonzero
+        why = model_shift_check(graph, shift, at="bn1").explain((0, 0))
+        assert "broken first at 'bn1'" in why and "note: the BatchNorm offset" in why
 
 
 def test_resnet18_certificate_does_not_depend_on_channels():
@@ -438,6 +440,33 @@ def test_rotation_refuses_ops_it_does_not_understand():
     fixed = model_symmetry_check(nn.Sequential(nn.Conv2d(1, 1, 3), nn.AvgPool2d(2)),
                                  [[0, 1], [1, 0]], input_size=(1, 10, 10))
     assert fixed.holds  # the transpose reverses no axis
+
+
+class Skewed(nn.Module):
+    """A fixed separable filter that a quarter turn does not map onto itself,
+    after an asymmetric pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("k", torch.tensor([[1.0, 3.0], [2.0, 6.0]])[None, None])
+
+    def forward(self, x):
+        return F.conv2d(F.pad(x, (1, 0, 1, 0), mode="replicate"), self.k)
+
+
+def test_rotation_of_fixed_filters_and_pads_against_torch():
+    cert = model_rotation_check(Skewed(), input_size=(1, 6, 6))
+    assert not cert.exact.any() and "a fixed filter that M does not map onto itself" in \
+        cert.explain((2, 2))
+    x = torch.randn(2, 1, 6, 6, dtype=torch.float64)
+    model = Skewed().double()
+    err = (model(torch.rot90(x, 1, (-2, -1))) - torch.rot90(model(x), 1, (-2, -1))).abs()
+    assert (err.amax((0, 1)) > 1e-9).all()
+    pad = model_symmetry_check(nn.ReplicationPad2d((1, 0, 0, 0)), [[1, 0], [0, -1]],
+                               input_size=(1, 4, 4))
+    assert not pad.exact.any() and "not the same on both sides" in pad.explain((0, 0))
+    assert model_symmetry_check(nn.ReplicationPad2d((2, 2, 0, 0)), [[1, 0], [0, -1]],
+                                input_size=(1, 4, 4)).holds
 
 
 # ------------------------------------------------------------- picture

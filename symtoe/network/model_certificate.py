@@ -1025,6 +1025,8 @@ class ModelSymmetryCheck:
         ``M`` on centred positions (:func:`~symtoe.analysis.symmetry.rotation_matrix`).
     exact_maps : dict
         Node -> bool map, for this node and every node it reads.
+    own : dict
+        Node -> where its own layer's law holds.
     layers : dict
         Node -> its layer's :class:`~symtoe.analysis.symmetry.SymmetryCheck`
         (convolutions and pools).
@@ -1079,15 +1081,24 @@ class ModelSymmetryCheck:
             if own_bad.any():
                 found = (name, tuple(int(i) for i in np.argwhere(own_bad)[0]))
             node = g.nodes[name]
+            reads = _symmetry_reads(node, g)
             for i in node.inputs:
-                reads = _symmetry_reads(node, g)
-                reach = _any_read(bad, reads, g.size(i)) if reads is not None and bad.ndim \
-                    else np.ones(g.size(i), dtype=bool) & bad.any()
+                if reads is not None:
+                    reach = _any_read(bad, reads, g.size(i))
+                elif g.size(i) == bad.shape:  # pointwise, merges
+                    reach = bad
+                else:  # a vector read by a map, or a map pooled into a vector
+                    reach = np.full(g.size(i), bad.any())
                 reach = reach & ~self.exact_maps[i]
                 cone[i] = reach if i not in cone else cone[i] | reach
         name, where = found
         layer = self.layers.get(name)
-        why = layer.reason if layer is not None else "a fixed filter that g does not fix"
+        if layer is not None:
+            why = layer.reason
+        elif isinstance(g.nodes[name].fact, Pad):
+            why = "its padding is not the same on both sides of an axis that M reverses"
+        else:
+            why = "a fixed filter that M does not map onto itself"
         return "\n".join([head.format("not ") + f": broken first at {name!r}",
                           f"  {name!r} at ({_fmt(where)}): {why}"])
 
