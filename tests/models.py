@@ -627,10 +627,11 @@ def antialias(model: ResNet) -> ResNet:
 
 
 def circular(model: nn.Module) -> nn.Module:
-    """Circular padding everywhere: every conv's ``padding_mode``, and a ResNet's
-    stem max pool preceded by a circular ``F.pad`` (``nn.CircularPad2d``)."""
+    """Circular padding everywhere: every conv's ``padding_mode`` (transposed
+    ones have zeros only), and a ResNet's stem max pool preceded by a circular
+    ``F.pad`` (``nn.CircularPad2d``)."""
     for module in model.modules():
-        if isinstance(module, nn.modules.conv._ConvNd):
+        if isinstance(module, nn.modules.conv._ConvNd) and not module.transposed:
             module.padding_mode = "circular"
     if isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):
         pool = model.maxpool

@@ -6,6 +6,11 @@ The torch side uses ``F.conv*`` (through ``reference.torch_forward``),
 ``F.max_pool*``, ``F.avg_pool*``, ``F.interpolate``, ``F.pad`` and a BlurPool
 written as antialiased-cnns writes it (``F.pad`` then a depthwise ``F.conv``
 with the binomial filter built from ``math.comb``), never symtoe's matrices.
+
+For torch models (``tests/models.py``), :func:`compare_model` and
+:func:`compare_model_symmetry` run the model itself in float64 on shifted or
+turned inputs and read every op's output (:class:`OpValues`, a dispatch-mode
+recorder of its own, in the trace's op order).
 """
 
 from __future__ import annotations

@@ -233,6 +233,16 @@ def test_named_maps_and_explanations():
         model_shift_check(graph, (8, 8), at="layer9")
     with pytest.raises(ValueError, match=r"input_size must be given for a model"):
         model_shift_check(small_resnet(), (8, 8))
+    with pytest.raises(ValueError, match=r"mode must be one of \('zero', 'cyclic'\), but got 'roll'"):
+        model_shift_check(graph, (8, 8), mode="roll")
+    with pytest.raises(ValueError, match=r"shift must have one value per axis \(2\)"):
+        model_shift_check(graph, (8, 8, 8))
+    with pytest.raises(ValueError, match=r"model must be a torch.nn.Module, but got str"):
+        model_graph("resnet", (3, 8, 8))
+    with pytest.raises(ValueError, match=r"quarter_turns must be an integer, but got 1.5"):
+        model_rotation_check(graph, 1.5)
+    with pytest.raises(ValueError, match=r"element must be a 2x2 signed permutation matrix"):
+        model_symmetry_check(graph, [[1, 1], [0, 1]])
 
 
 # ------------------------------------------------------ facts from values
