@@ -12,9 +12,17 @@ that are multiples of 32 (zero-fill and cyclic), a shift of 1 (aliasing),
 "cold" (the first call, which certifies each distinct layer, axis by axis) and
 "warm" (layer certificates cached; networks repeat layers),
 and the same network with 1 channel everywhere instead of 64-512: channels
-never reach the engine, so the two times agree up to noise.  Figures are
-medians of repeated runs on whatever machine runs them; a loaded machine
-inflates them.  ``python benchmarks/bench_certificate.py [--quick]``.
+never reach the engine, so the two times agree up to noise.
+
+``run_models(quick)`` times the same certificates of the torch model
+(``tests/models.py``'s ``resnet18``, on meta tensors, widths 64 and 1): the
+trace (:func:`~symtoe.network.trace.trace_model`), reading it as a graph
+(:func:`~symtoe.network.model_certificate.model_graph`), the shift certificate
+of every map, all three together, and the rotation certificate (at 225 x 225,
+where a quarter turn maps every strided grid onto itself).
+
+Figures are medians of repeated runs on whatever machine runs them; a loaded
+machine inflates them.  ``python benchmarks/bench_certificate.py [--quick]``.
 """
 
 from __future__ import annotations
@@ -134,6 +142,46 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
+def run_models(quick: bool = False) -> list[dict]:
+    import torch
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from models import circular, resnet18
+
+    from symtoe.network.model_certificate import (
+        model_graph,
+        model_rotation_check,
+        model_shift_check,
+    )
+    from symtoe.network.trace import trace_model
+
+    repeats = 3 if quick else 7
+    rows = []
+    for label, variant, shift, mode in (("zero padding", None, (32, 32), "zero"),
+                                        ("circular + circular F.pad", circular, (32, 64),
+                                         "cyclic")):
+        for width in (64, 1):
+            with torch.device("meta"):
+                model = resnet18(width=width)
+            if variant is not None:
+                variant(model)
+            trace_s, trace = _median(lambda m=model: trace_model(m, (3, 224, 224)), repeats)
+            read_s, graph = _median(lambda t=trace: model_graph(t), repeats)
+            check_s, cert = _median(
+                lambda g=graph, t=shift, m=mode: model_shift_check(g, t, mode=m), repeats)
+            total_s, _ = _median(lambda m=model, t=shift, mo=mode: model_shift_check(
+                m, t, input_size=(3, 224, 224), mode=mo), repeats)
+            rotation_s, rot = _median(lambda m=model: model_rotation_check(
+                m, input_size=(3, 225, 225)), repeats)
+            rows.append({
+                "network": label, "width": width, "shift": shift, "mode": mode,
+                "trace_s": trace_s, "read_s": read_s, "check_s": check_s, "total_s": total_s,
+                "rotation_s": rotation_s, "invariant": bool(cert.exact),
+                "rotation_holds": rot.holds,
+            })
+    return rows
+
+
 def main(argv=None) -> None:
     quick = "--quick" in (argv if argv is not None else sys.argv[1:])
     rows = run(quick)
@@ -145,6 +193,17 @@ def main(argv=None) -> None:
         print(f"| {r['network']} | {r['shift']} | {r['mode']} | {r['build_s']:.3f} | "
               f"{r['cold_s']:.3f} | {r['warm_s']:.3f} | {r['width1_s']:.3f} | "
               f"{r['output_shift']} | {r['exact_layer4']}/49 | {r['invariant']} |")
+    print("\nThe torch model (tests/models.py resnet18 on meta tensors) at 224x224: trace, "
+          "graph, shift certificate of every map, all three (median seconds); rotation "
+          "certificate at 225x225\n")
+    print("| network | width | shift | mode | trace | graph | check | total | invariant | "
+          "rotation (225) | rotation holds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in run_models(quick):
+        print(f"| {r['network']} | {r['width']} | {r['shift']} | {r['mode']} | "
+              f"{r['trace_s']:.3f} | {r['read_s']:.3f} | {r['check_s']:.3f} | "
+              f"{r['total_s']:.3f} | {r['invariant']} | {r['rotation_s']:.3f} | "
+              f"{r['rotation_holds']} |")
 
 
 if __name__ == "__main__":

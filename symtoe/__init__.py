@@ -57,6 +57,13 @@ from .core.pattern import SharingPattern, sharing_pattern
 from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
 from .network.certificate import CertificateGraph
+from .network.model_certificate import (
+    model_boundary_map,
+    model_graph,
+    model_rotation_check,
+    model_shift_check,
+    model_symmetry_check,
+)
 from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
 from .network.report import parameter_report
 from .network.trace import trace_model
@@ -68,6 +75,7 @@ if TYPE_CHECKING:  # static tools see these; at run time they load on first use
     from .core.numeric import numeric_matrix
     from .present.animate import animate, to_gif, window_frames
     from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
+    from .present.network_plot import plot_network_boundary_map
     from .present.plot import (
         nonzero_counts,
         plot_boundary_map,
@@ -136,6 +144,11 @@ __all__ = [
     "trace_model",
     "parameter_report",
     "CertificateGraph",
+    "model_graph",
+    "model_shift_check",
+    "model_boundary_map",
+    "model_symmetry_check",
+    "model_rotation_check",
     "receptive_field",
     "column_coverage",
     "layer_specs",
@@ -146,6 +159,7 @@ __all__ = [
     "plot_sparsity",
     "plot_coverage",
     "plot_boundary_map",
+    "plot_network_boundary_map",
     "plot_receptive_field",
     "weight_colours",
     "nonzero_counts",
@@ -170,6 +184,7 @@ _LAZY = {
     "input_ancestors": "present.graphs",
     "sharing_graph": "present.graphs",
     "plot_boundary_map": "present.plot",
+    "plot_network_boundary_map": "present.network_plot",
     "plot_coverage": "present.plot",
     "plot_receptive_field": "present.plot",
     "plot_sharing": "present.plot",

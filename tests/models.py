@@ -11,6 +11,8 @@ the path).
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -588,3 +590,51 @@ def build(name: str, seed: int = 0):
         torch.manual_seed(seed)
         model = make()
     return model, size, inputs() if inputs is not None else None
+
+
+# ------------------------------------------------- shift-invariance variants
+class BlurPool(nn.Module):
+    """antialiased-cnns' ``Downsample`` (Zhang, ICML 2019), as that module writes
+    it: a binomial filter (a buffer) after reflection padding, then stride."""
+
+    def __init__(self, channels: int, filt_size: int = 3, stride: int = 2):
+        super().__init__()
+        a = torch.tensor([math.comb(filt_size - 1, j) for j in range(filt_size)],
+                         dtype=torch.float32)
+        filt = a[:, None] * a[None, :]
+        self.register_buffer("filt", (filt / filt.sum())[None, None].repeat(channels, 1, 1, 1))
+        self.pad = nn.ReflectionPad2d([(filt_size - 1) // 2, filt_size // 2] * 2)
+        self.stride = stride
+
+    def forward(self, x):
+        return F.conv2d(self.pad(x), self.filt, stride=self.stride, groups=x.shape[1])
+
+
+def antialias(model: ResNet) -> ResNet:
+    """antialiased-cnns' ResNet from a ResNet of basic blocks: the stem's max pool
+    becomes MaxPool(2, stride 1) then BlurPool; a strided block convolves at
+    stride 1 and blurs before its second conv and its 1x1 shortcut."""
+    width = model.conv1.out_channels
+    model.maxpool = nn.Sequential(nn.MaxPool2d(2, stride=1), BlurPool(width))
+    for module in model.modules():
+        if isinstance(module, BasicBlock) and module.conv1.stride != (1, 1):
+            module.conv1.stride = (1, 1)
+            module.conv2 = nn.Sequential(BlurPool(module.conv2.in_channels), module.conv2)
+            conv, bn = module.downsample
+            conv.stride = (1, 1)
+            module.downsample = nn.Sequential(BlurPool(conv.in_channels), conv, bn)
+    return model
+
+
+def circular(model: nn.Module) -> nn.Module:
+    """Circular padding everywhere: every conv's ``padding_mode`` (transposed
+    ones have zeros only), and a ResNet's stem max pool preceded by a circular
+    ``F.pad`` (``nn.CircularPad2d``)."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.conv._ConvNd) and not module.transposed:
+            module.padding_mode = "circular"
+    if isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):
+        pool = model.maxpool
+        model.maxpool = nn.Sequential(nn.CircularPad2d(pool.padding),
+                                      nn.MaxPool2d(pool.kernel_size, pool.stride))
+    return model

@@ -6,6 +6,11 @@ The torch side uses ``F.conv*`` (through ``reference.torch_forward``),
 ``F.max_pool*``, ``F.avg_pool*``, ``F.interpolate``, ``F.pad`` and a BlurPool
 written as antialiased-cnns writes it (``F.pad`` then a depthwise ``F.conv``
 with the binomial filter built from ``math.comb``), never symtoe's matrices.
+
+For torch models (``tests/models.py``), :func:`compare_model` and
+:func:`compare_model_symmetry` run the model itself in float64 on shifted or
+turned inputs and read every op's output (:class:`OpValues`, a dispatch-mode
+recorder of its own, in the trace's op order).
 """
 
 from __future__ import annotations
@@ -293,3 +298,199 @@ def compare(net: Net, shift, mode: str, node=None, *, samples: int = 20, seed: i
         for pos in failing
     )
     return cert, len(failing), differ
+
+
+# ------------------------------------------------------------ torch models
+class OpValues:
+    """Every aten op's outputs of one model run, in dispatch order (the order of
+    ``trace_model``'s ops), cloned (later in-place ops must not change them),
+    except the buffer that circular padding fills (``new_empty``): read at the end."""
+
+    def __init__(self, model, x):
+        from torch.utils._python_dispatch import TorchDispatchMode
+        from torch.utils._pytree import tree_map
+
+        outs = self.outs = []
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                out = func(*args, **(kwargs or {}))
+                keep = func.__name__.startswith("new_empty")
+                outs.append(tree_map(lambda t: t if keep or not isinstance(t, torch.Tensor)
+                                     else t.clone(), out))
+                return out
+
+        with torch.no_grad(), Mode():
+            model(x)
+
+    def __getitem__(self, ref):
+        from torch.utils._pytree import tree_leaves
+
+        return tree_leaves(self.outs[ref.index])[ref.output]
+
+
+def certify_all(g, certify) -> dict:
+    """``certify(node)``'s exact maps for every node of a graph (fused pads too)."""
+    exact = {}
+    for name in reversed(list(g.nodes)):
+        if name not in exact:
+            exact.update(certify(name).exact_maps)
+    return exact
+
+
+def _activation(fact) -> bool:
+    return isinstance(fact, Pointwise) and fact.nonnegative
+
+
+def randomize(model, seed: int):
+    """Fresh float64 weights: parameters ~ N(0, 1/fan_in) (vectors ~ N(0, 1)),
+    BatchNorm statistics random (nonzero offsets), from a seeded generator."""
+    gen = torch.Generator().manual_seed(seed)
+    model.double()
+    with torch.no_grad():
+        for p in model.parameters():
+            fan_in = max(1, p[0].numel()) if p.ndim > 1 else 1
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) / fan_in ** 0.5)
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=gen, dtype=torch.float64) * 0.5)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen, dtype=torch.float64) + 0.5)
+    return model.eval()
+
+
+def compare_model(model, input_size, shift, mode: str, *, samples: int = 20, seed: int = 0,
+                  batch: int = 4):
+    """Check a model's certificate of every feature map against the model run on
+    the shifted input (float64, random weights; see :func:`compare`).
+
+    Exact positions of every node agree to ``EXACT_TOL`` for three draws; up
+    to ``samples`` non-exact positions of pre-activation nodes (all but
+    nonnegative activations) each differ by more than ``DIFF_TOL`` for one of
+    five draws; nodes without an output shift match no integer output shift.
+    Returns ``(graph, sampled, differing)``.
+    """
+    from symtoe.network.model_certificate import model_graph
+
+    zeros = torch.zeros(batch, *input_size, dtype=torch.float64)
+    graph = model_graph(randomize(model, 100 * seed), example_inputs=zeros)  # offsets read
+    g = graph.graph
+    exact = certify_all(g, lambda n: g.check_shift(shift, mode, node=n))
+    shifts = certify_all(g, lambda n: _Shifts(g.check_shift(shift, mode, node=n)))
+    nodes = [n for n in graph.refs if n != g.input_name]
+    gen = torch.Generator().manual_seed(20_000 + seed)
+    runs = []
+    for draw in range(5):
+        randomize(model, 100 * seed + draw)
+        x = torch.randn(batch, *input_size, generator=gen, dtype=torch.float64)
+        runs.append((OpValues(model, x), OpValues(model, sliced_shift(x, shift, mode))))
+    errors = {n: [] for n in nodes}
+    matches = {}  # (node, u) -> whether u matches in every draw
+    for plain, shifted in runs:
+        for n in nodes:
+            size, out_shift = g.size(n), shifts[n]
+            y, ys = graph.as_map(n, plain[graph.refs[n]]), graph.as_map(n, shifted[graph.refs[n]])
+            scale = max(1.0, float(y.abs().max()))
+            if out_shift is None:
+                if _activation(g.nodes[n].fact):  # a dead ReLU matches any shift
+                    continue
+                n_in = g.size(g.input_name)
+                ranges = [{t * o // m, -(-t * o // m)} for t, o, m in zip(shift, size, n_in)]
+                for u in itertools.product(*ranges):
+                    err = (ys - (sliced_shift(y, u, mode) if size else y)).abs().max()
+                    matches[n, u] = matches.get((n, u), True) and bool(err <= DIFF_TOL * scale)
+                continue
+            ref = sliced_shift(y, out_shift, mode) if size else y
+            err = (ys - ref).abs().amax(dim=(0, 1)).numpy() / scale
+            errors[n].append(err)
+    found = [key for key, match in matches.items() if match]
+    assert not found, f"no output shift, but (node, shift) {found[:3]} match in every draw"
+    return (graph, *_judge(g, exact, errors, samples, seed))
+
+
+def _judge(g, exact, errors, samples, seed):
+    """Positions called exact agree (first three draws); up to ``samples``
+    non-exact positions of pre-activation maps: ``(sampled, differing in a draw)``."""
+    for n, errs in errors.items():
+        for err in errs[:3]:
+            bad = exact[n] & (err > EXACT_TOL)
+            assert not bad.any(), (f"{n}: positions called exact differ: "
+                                   f"{np.argwhere(bad)[:5].tolist()}")
+    pool = []
+    for n, errs in errors.items():
+        if not errs or _activation(g.nodes[n].fact):
+            continue
+        failing = np.argwhere(~exact[n]) if g.size(n) else np.zeros(
+            (int(not exact[n]), 0), dtype=int)
+        pool += [(n, tuple(p)) for p in failing]
+    rng = np.random.default_rng(seed)
+    if len(pool) > samples:
+        pool = [pool[i] for i in rng.choice(len(pool), samples, replace=False)]
+    differ = sum(any(err[pos] > DIFF_TOL for err in errors[n]) for n, pos in pool)
+    return len(pool), differ
+
+
+def _turn(t: torch.Tensor, quarter_turns, dims, flip):
+    """rot90 by ``quarter_turns`` in ``dims``, or a flip of ``dims`` (``flip=True``)."""
+    return torch.flip(t, dims) if flip else torch.rot90(t, quarter_turns, dims)
+
+
+def compare_model_symmetry(model, input_size, *, quarter_turns: int = 1, axes=(0, 1),
+                           flip_axes=None, samples: int = 20, seed: int = 0, batch: int = 3):
+    """Check a model's rotation (or, with ``flip_axes``, mirror) certificate of
+    every feature map against torch: the model on ``rot90(x, q)`` against
+    ``rot90`` of the model with every conv weight turned by ``rot90(w, -q)``
+    (``flip`` both for a mirror).  Exact positions agree to ``EXACT_TOL`` for
+    three draws; up to ``samples`` non-exact positions of pre-activation nodes
+    differ for one of five.  Returns ``(certificate of the output, sampled,
+    differing)``."""
+    import copy
+
+    from symtoe.network.model_certificate import model_graph, model_symmetry_check
+
+    zeros = torch.zeros(batch, *input_size, dtype=torch.float64)
+    graph = model_graph(randomize(model, 100 * seed), example_inputs=zeros)
+    g = graph.graph
+    rank = g.rank
+    if flip_axes is None:
+        from symtoe.analysis.symmetry import rotation_matrix
+
+        matrix = rotation_matrix(quarter_turns, axes, rank)
+        spatial = tuple(a % rank for a in axes)
+    else:
+        matrix = np.diag([-1 if a in flip_axes else 1 for a in range(rank)])
+        spatial = tuple(flip_axes)
+    exact = certify_all(g, lambda n: model_symmetry_check(graph, matrix, at=n))
+    nodes = [n for n in graph.refs if n != g.input_name]
+    flip = flip_axes is not None
+    q = quarter_turns
+    gen = torch.Generator().manual_seed(30_000 + seed)
+    errors = {n: [] for n in nodes}
+    for draw in range(5):
+        randomize(model, 100 * seed + draw)
+        turned = copy.deepcopy(model)
+        with torch.no_grad():
+            for m in turned.modules():
+                if isinstance(m, torch.nn.modules.conv._ConvNd):
+                    dims = tuple(m.weight.ndim - rank + a for a in spatial)
+                    m.weight.copy_(_turn(m.weight, -q, dims, flip))
+        x = torch.randn(batch, *input_size, generator=gen, dtype=torch.float64)
+        dims = tuple(x.ndim - rank + a for a in spatial)
+        plain = OpValues(model, _turn(x, q, dims, flip))
+        other = OpValues(turned, x)
+        for n in nodes:
+            size = g.size(n)
+            y = graph.as_map(n, plain[graph.refs[n]])
+            ref = graph.as_map(n, other[graph.refs[n]])
+            if size:
+                ref = _turn(ref, q, tuple(2 + a for a in spatial), flip)
+            scale = max(1.0, float(y.abs().max()))
+            errors[n].append((y - ref).abs().amax(dim=(0, 1)).numpy() / scale)
+    return (model_symmetry_check(graph, matrix), *_judge(g, exact, errors, samples, seed))
+
+
+class _Shifts:
+    """Every node's output shift of one certificate, as ``exact_maps`` (for certify_all)."""
+
+    def __init__(self, cert):
+        self.exact_maps = {n: cert.at(n).output_shift for n in cert.exact_maps}

@@ -40,7 +40,14 @@ for the stack so far.  This is sound (the error of layer ``l - 1`` cannot
 reach ``r``).  Pointwise maps between the layers keep it: they commute with
 permutation representations (``trivial``, ``regular``, ``quotient``), and
 with sign representations only when odd (``-f(x) = f(-x)``; ReLU is not).
-A traced model (issue 14) can compose the per-op sets the same way.
+
+**Models.**  Given a torch model (and its ``input_size``),
+:func:`check_symmetry` and :func:`check_rotation` read its trace as the
+shift certificate does and compose the per-op sets the same way
+(:func:`symtoe.network.model_certificate.model_symmetry_check`): the law is
+``N_W(G x) = G N_(W o g)(x)``, every free kernel turned along, for models of
+convolutions, pointwise maps, pools, pads, sums, concatenations and global
+pooling (any other op is named in a ValueError).
 """
 
 from __future__ import annotations
@@ -364,13 +371,21 @@ def _check_stack(specs: tuple, element) -> SymmetryCheck:
     return SymmetryCheck(tuple(specs), layers[0].matrix, exact, offset, layers)
 
 
-def check_symmetry(spec, element) -> SymmetryCheck:
+def _model(spec) -> bool:
+    """Whether ``spec`` is a torch model (or its trace): certified through the trace."""
+    return hasattr(spec, "named_modules") or type(spec).__name__ in ("ModelTrace", "ModelGraph")
+
+
+def check_symmetry(spec, element, *, input_size=None, example_inputs=None, at=None):
     """Certify, for every weight at once, where a layer (or a stack) commutes
     with a symmetry of the grid (see the module doc for the laws).
 
     Parameters
     ----------
-    spec : ConvSpec, GroupConvSpec, or a list of either (a stack)
+    spec : ConvSpec, GroupConvSpec, a list of either (a stack), or a torch model
+        A model is read from its trace (``input_size`` or ``example_inputs``
+        as for :func:`symtoe.trace_model`; ``at`` a module's name) and gives a
+        :class:`~symtoe.network.model_certificate.ModelSymmetryCheck`.
     element
         For a ConvSpec: a signed permutation matrix ``M`` (``rotation_matrix``,
         ``[[1, 0], [0, -1]]`` for ``torch.flip(x, (-1,))``, ``[[0, 1], [1, 0]]``
@@ -397,6 +412,11 @@ def check_symmetry(spec, element) -> SymmetryCheck:
     >>> check_symmetry(g.replace(input_size=8), "r m").holds   # the transpose reverses no axis
     True
     """
+    if _model(spec):  # whole networks live above analysis: load them on demand
+        from ..network.model_certificate import model_symmetry_check
+
+        return model_symmetry_check(spec, element, input_size=input_size,
+                                    example_inputs=example_inputs, at=at)
     if isinstance(spec, (list, tuple)):
         if not spec:
             raise ValueError("spec must be a non-empty list of layers, but got an empty one")
@@ -406,14 +426,16 @@ def check_symmetry(spec, element) -> SymmetryCheck:
     return _check_layer(spec, element)
 
 
-def check_rotation(spec, quarter_turns: int = 1, *, axes=(0, 1)) -> SymmetryCheck:
+def check_rotation(spec, quarter_turns: int = 1, *, axes=(0, 1), input_size=None,
+                   example_inputs=None, at=None):
     """Certify ``T_w R = R T_(w o g)`` (ConvSpec) or ``T R_in = R_out T``
     (GroupConvSpec, tied kernel) for ``R = torch.rot90(., quarter_turns,
     dims=axes)`` of the spatial axes.
 
     Exact outputs given size, stride, padding and dilation: with symmetric
     padding the law holds iff ``(n + 2p - d(k-1) - 1) mod s == 0`` (see the
-    module doc).  ``spec`` may be a list of layers (a stack).
+    module doc).  ``spec`` may be a list of layers (a stack) or a torch model
+    (with ``input_size``; see :func:`check_symmetry`).
 
     >>> lift = GroupConvSpec("C4", "trivial", "regular", 1, 1, 3, input_size=7, padding=1, stride=2)
     >>> check_rotation(lift).holds, check_rotation(lift.replace(input_size=8)).holds
@@ -425,6 +447,11 @@ def check_rotation(spec, quarter_turns: int = 1, *, axes=(0, 1)) -> SymmetryChec
     Numerically, ``exact[r]`` means ``F.conv2d(rot90(x, q), w)[..., r] ==
     rot90(F.conv2d(x, rot90(w, -q)), q)[..., r]`` for every ``x`` and ``w``.
     """
+    if _model(spec):
+        from ..network.model_certificate import model_rotation_check
+
+        return model_rotation_check(spec, quarter_turns, axes=axes, input_size=input_size,
+                                    example_inputs=example_inputs, at=at)
     first = spec[0] if isinstance(spec, (list, tuple)) and spec else spec
     if isinstance(first, GroupConvSpec):
         rank = first.G.rank

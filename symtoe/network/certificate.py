@@ -979,6 +979,9 @@ class GraphNode:
     nonnegative : bool
         Whether the map is never negative (after a ReLU, through pools, pads,
         sums and concatenations of such maps).
+    note : str
+        A caveat on the fact (e.g. from a trace adapter: values it could not
+        read), repeated by ``explain``.
     """
 
     name: str
@@ -989,6 +992,7 @@ class GraphNode:
     period: tuple[int, ...]
     fused: tuple[str, ...] = ()
     nonnegative: bool = False
+    note: str = ""
 
 
 class CertificateGraph:
@@ -1039,9 +1043,10 @@ class CertificateGraph:
         """The name of the node added last."""
         return next(reversed(self._nodes))
 
-    def add(self, name: str, fact, inputs=None) -> str:
+    def add(self, name: str, fact, inputs=None, *, note: str = "") -> str:
         """Add the map ``name`` produced by ``fact`` from ``inputs`` (default:
-        the last node); returns ``name``."""
+        the last node); returns ``name``.  ``note``: a caveat on the fact,
+        repeated by explanations."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, but got {name!r}")
         if name in self._nodes:
@@ -1088,7 +1093,7 @@ class CertificateGraph:
                      Flatten)
             nonneg = isinstance(fact, keeps) and all(self._nodes[i].nonnegative for i in inputs)
         self._nodes[name] = GraphNode(
-            name, fact, tuple(inputs), op.size, stride, period, fused, nonneg
+            name, fact, tuple(inputs), op.size, stride, period, fused, nonneg, str(note)
         )
         self._ops[name] = op
         return name
@@ -1100,8 +1105,9 @@ class CertificateGraph:
             return _MergeOp(fact, [n.size for n in nodes], inputs), ()
         if isinstance(fact, (GlobalPool, Flatten, Linear)):
             if isinstance(fact, GlobalPool):
-                if fact.kind not in ("avg", "max", "sum"):
-                    raise ValueError(f"kind must be 'avg', 'max' or 'sum', but got {fact.kind!r}")
+                if fact.kind not in ("avg", "max", "min", "sum"):
+                    raise ValueError(
+                        f"kind must be 'avg', 'max', 'min' or 'sum', but got {fact.kind!r}")
                 if not size:
                     raise ValueError("a GlobalPool needs a spatial input, but got a vector")
             return _GlobalOp(fact, size, inputs), ()
@@ -1249,8 +1255,9 @@ class CertificateGraph:
             if n.fact is None:
                 continue
             fused = f" (fused {', '.join(n.fused)})" if n.fused else ""
+            note = f" [{n.note}]" if n.note else ""
             lines.append(f"  {n.name} <- {', '.join(n.inputs)}: {_describe(n.fact)} -> "
-                         f"{n.size}{fused}")
+                         f"{n.size}{fused}{note}")
         return "\n".join(lines)
 
 
@@ -1380,6 +1387,8 @@ class NetworkShiftCheck:
             + self._boundary(first, where),
         ]
         lines += ["  " + line for line in reason.splitlines()]
+        if node.note:
+            lines.append(f"  note: {node.note}")
         others = [repr(c) for c, _ in culprits[1:]]
         if len(others) > 6:
             others = others[:5] + [f"... ({len(others) - 5} more)"]
