@@ -41,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import symtoe.core.limits as limits  # noqa: E402
 import symtoe.core.numeric as numeric  # noqa: E402
 import symtoe.core.pattern as pattern  # noqa: E402
 from symtoe import ConvSpec, count_parameters, sharing_pattern, symbolic_matrix  # noqa: E402
@@ -289,7 +290,7 @@ def run_case(name, settings, bandwidth, rows_out):
     cycle = itertools.cycle(weights)
     dense_bytes = n_rows * n_cols * 4
     dense_limit = min(settings.dense_max_bytes,
-                      numeric.available_memory(torch.device("cpu")) / 4)
+                      limits.available_memory() / 4)
 
     def add(method, t, n=None, bound=None, note="", peak=None, ref=None):
         print(f"  {name} {method}: {fmt_s(t)} {note}", file=sys.stderr, flush=True)

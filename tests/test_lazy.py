@@ -11,7 +11,7 @@ import torch
 
 import symtoe.core.pattern
 from symtoe import ConvSpec, symbolic_matrix
-from symtoe.core.lazy import MAX_EXPLICIT_ENTRIES, LazyConvMatrix, lazy_symbolic_matrix
+from symtoe.core.lazy import LazyConvMatrix, lazy_symbolic_matrix
 from symtoe.core.symbolic import WeightSymbol, weight_symbols
 from tests.reference import probe_matrix
 
@@ -94,7 +94,7 @@ def test_huge_layer_corner_without_full_pattern():
     assert lazy[3 * n, 7 * n + 224 + 1] == w(3, 7, 2, 2)
     assert lazy[-1, -1] == w(511, 511, 1, 1)
     assert symtoe.core.pattern.sharing_pattern.cache_info().misses == misses  # never built
-    with pytest.raises(ValueError, match="explicit matrix must have at most"):
+    with pytest.raises(ValueError, match=r"explicit 25690112 x 25690112 matrix would have 659,981,854,572,544 entries, more than the limit"):
         lazy.as_explicit()
 
 
@@ -109,7 +109,6 @@ def test_matrix_expression_behaviour():
     assert lazy == lazy_symbolic_matrix(spec) and lazy != lazy_symbolic_matrix(spec.replace(groups=1))
     assert hash(lazy) == hash(lazy_symbolic_matrix(spec))
     assert lazy.func(*lazy.args) == lazy and isinstance(lazy, LazyConvMatrix)
-    assert MAX_EXPLICIT_ENTRIES >= 1_000_000
     assert sympy.latex(lazy) == "T"
 
 

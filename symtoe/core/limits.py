@@ -120,10 +120,12 @@ def check_memory(nbytes: int, what: str, instead: str, device=None) -> None:
         )
 
 
-def check_budget(amount: int, limit: int, what: str, instead: str) -> None:
-    """Refuse ``amount`` (of whatever ``what`` says) above a fixed ``limit``."""
+def check_budget(amount: int, limit: int, what: str, unit: str, instead: str) -> None:
+    """Refuse ``amount`` ``unit`` (``what`` would have them) above a fixed ``limit``."""
     if amount > limit:
-        raise SizeLimitError(f"{what} would be {amount:,}, more than the limit {limit:,}; {instead}")
+        raise SizeLimitError(
+            f"{what} would have {amount:,} {unit}, more than the limit of {limit:,}; {instead}"
+        )
 
 
 # ------------------------------------------------------------------ patterns

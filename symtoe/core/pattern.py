@@ -266,8 +266,8 @@ def entry_weights(spec: ConvSpec, rows, cols) -> tuple[np.ndarray, np.ndarray]:
             f"rows and cols must have one index per entry, but got {len(rows)} and {len(cols)}"
         )
     k_total = math.prod(spec.kernel_size)
-    check_budget(len(rows) * k_total, ENTRY_CELLS, "reading entries: (entry, tap) cells",
-                 "read fewer entries at a time")
+    check_budget(len(rows) * k_total, ENTRY_CELLS, f"reading {len(rows):,} entries",
+                 "(entry, tap) cells", "read fewer entries at a time")
     out_sp, in_sp = spec.output_size, spec.input_size
     o, r_flat = np.divmod(rows, math.prod(out_sp))
     c, m_flat = np.divmod(cols, math.prod(in_sp))

@@ -310,6 +310,21 @@ class ConvSpec:
             self.output_padding,
         ))
 
+    def __str__(self) -> str:
+        """Short form: the channels, then the arguments that differ from the defaults.
+
+        >>> print(ConvSpec(3, 8, 3, input_size=(32, 32), padding=1))
+        ConvSpec(3 -> 8, kernel_size=(3, 3), input_size=(32, 32), padding=((1, 1), (1, 1)))
+        """
+        defaults = ConvSpec(1, 1, 1, input_size=(1,) * self.rank)
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+            if f.name in ("kernel_size", "input_size")
+            or (f.name not in ("in_channels", "out_channels")
+                and getattr(self, f.name) != getattr(defaults, f.name))
+        ]
+        return f"ConvSpec({self.in_channels} -> {self.out_channels}, {', '.join(shown)})"
+
     @cached_property
     def weight_shape(self) -> tuple[int, ...]:
         """torch's weight shape: ``(out, in/groups, *k)``, transposed ``(in, out/groups, *k)``."""

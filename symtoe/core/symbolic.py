@@ -35,9 +35,6 @@ __all__ = [
     "weight_symbols",
 ]
 
-#: Refuse explicit symbolic matrices with more nonzeros than this (see
-#: :mod:`symtoe.core.limits`).
-MAX_SYMBOLIC_NONZEROS = SYMBOLIC_NONZEROS
 
 
 class WeightSymbol(sympy.Symbol):
@@ -126,7 +123,7 @@ def bias_symbols(spec: ConvSpec, name: str = "b") -> np.ndarray:
 
 
 def _check_symbols(count: int, what: str) -> None:
-    check_budget(count, SYMBOLS, f"{what}: sympy symbols",
+    check_budget(count, SYMBOLS, what, "sympy symbols",
                  "read entries through lazy_symbolic_matrix(spec), which makes symbols "
                  "only for the entries it shows")
 
@@ -308,8 +305,8 @@ def symbolic_matrix(
             "or add the bias vector to T @ x yourself"
         )
     check_budget(  # closed form: refuse before building anything
-        sizes_of(spec).nonzeros, MAX_SYMBOLIC_NONZEROS,
-        f"the explicit sympy matrix of {spec}: nonzeros",
+        sizes_of(spec).nonzeros, SYMBOLIC_NONZEROS,
+        f"the explicit sympy matrix of {spec}", "nonzeros",
         "use lazy_symbolic_matrix(spec) for its entries, numeric_matrix(..., "
         "layout='csr') for numbers, or count_parameters(spec)",
     )
