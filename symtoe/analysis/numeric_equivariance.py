@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from ..core.validate import SymtoeError, SymtoeTypeError, function, integer
 from .shifts import (
-    shift_rank,
     apply_reflection,
     apply_shift,
     normalize_axes,
     normalize_mode,
     normalize_shift,
+    shift_rank,
 )
 
 __all__ = ["NumericEquivariance", "equivariance_error", "reflection_error"]
