@@ -41,7 +41,8 @@ __all__ = [
     "ENTRY_CELLS",
     "EXPLICIT_ENTRIES",
     "GRAPH_EDGES",
-    "RECOVERY_STEPS",
+    "RECOVERY_CELLS",
+    "STRUCTURE_COMPARISONS",
     "SYMBOLIC_NONZEROS",
     "SYMBOLS",
     "available_memory",
@@ -69,8 +70,10 @@ COMMUTATOR_NONZEROS = 200_000
 GRAPH_EDGES = 2_000_000
 #: circulant_eigenvalues builds at most this many sympy terms.
 EIGENVALUE_TERMS = 50_000
-#: recover_convolution tries at most this many per-axis geometries.
-RECOVERY_STEPS = 200_000
+#: recover_convolution compares at most this many support cells (about 4 s).
+RECOVERY_CELLS = 1_000_000_000
+#: toeplitz_levels compares at most this many entries in all.
+STRUCTURE_COMPARISONS = 2_000_000_000
 #: Reading single entries (lazy matrices, LaTeX) looks at most this many
 #: (entry, tap) cells at once.
 ENTRY_CELLS = 50_000_000

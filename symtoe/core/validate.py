@@ -122,10 +122,10 @@ def real(value, name: str, *, minimum: float | None = None) -> float:
     """A finite real number (Python or numpy, not a bool), at least ``minimum``."""
     if not isinstance(value, Real) or isinstance(value, (bool, np.bool_)):
         raise SymtoeTypeError(f"{name} must be a real number, but got {_show(value)}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise SymtoeError(f"{name} must be finite, but got {value}")
-    if minimum is not None and value < minimum:
-        rule = "non-negative" if minimum == 0 else f">= {minimum}"
-        raise SymtoeError(f"{name} must be {rule}, but got {value}")
-    return value
+    number = float(value)
+    if not math.isfinite(number):
+        raise SymtoeError(f"{name} must be a finite number, but got {value!r}")
+    if minimum is not None and number < minimum:
+        rule = "a non-negative number" if minimum == 0 else f"a number >= {minimum}"
+        raise SymtoeError(f"{name} must be {rule}, but got {value!r}")
+    return number
