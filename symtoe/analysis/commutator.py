@@ -92,8 +92,8 @@ def commutator_terms(
 def exact_rows(spec: ConvSpec, src_in: np.ndarray, src_out: np.ndarray, p_map=None):
     """``(exact, terms)`` of the one-channel commutator of ``spec`` with the
     index maps ``src_in`` and ``src_out``: ``exact`` (shape
-    ``spec.output_size``) is True where the row vanishes for every kernel."""
-    check_certificate(spec, "the certificate")
+    ``spec.output_size``) is True where the row vanishes for every kernel.
+    Callers ask :func:`check_certificate` first, before making the maps."""
     terms = commutator_terms(
         sharing_pattern(spec).triples(), spec.matrix_shape, math.prod(spec.kernel_size),
         src_in, src_out, p_map,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.spec import ConvSpec, check_spec
-from .commutator import as_position, describe_terms, exact_rows, fmt, spatial
+from .commutator import as_position, check_certificate, describe_terms, exact_rows, fmt, spatial
 from .shifts import normalize_axes, reflection_indices
 
 __all__ = ["ReflectionCheck", "check_reflection"]
@@ -118,6 +118,7 @@ def check_reflection(spec: ConvSpec, axes=None) -> ReflectionCheck:
     spec = check_spec(spec)
     axes = normalize_axes(axes, spec.rank)
     small = spatial(spec)
+    check_certificate(small, "the reflection certificate")
     ks = spec.kernel_size
     taps = np.indices(ks).reshape(len(ks), -1)
     flipped = np.array([k - 1 - taps[a] if a in axes else taps[a] for a, k in enumerate(ks)])

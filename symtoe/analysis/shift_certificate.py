@@ -26,7 +26,15 @@ from ..core.limits import COMMUTATOR_NONZEROS, check_budget, check_memory, sizes
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec, check_spec
 from ..core.validate import SymtoeError
-from .commutator import as_position, commutator_terms, describe_terms, exact_rows, fmt, spatial
+from .commutator import (
+    as_position,
+    check_certificate,
+    commutator_terms,
+    describe_terms,
+    exact_rows,
+    fmt,
+    spatial,
+)
 from .shifts import normalize_mode, normalize_shift, shift_indices
 
 __all__ = [
@@ -229,6 +237,7 @@ def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None)
     if out_shift is None:
         return ShiftCheck(spec, shift, mode, None, np.zeros(spec.output_size, dtype=bool))
     small = spatial(spec)
+    check_certificate(small, "the shift certificate")
     src_in = shift_indices(small.input_size, _within(shift, small.input_size, mode), mode)
     src_out = shift_indices(
         small.output_size, _within(out_shift, small.output_size, mode), mode
