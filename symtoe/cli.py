@@ -193,10 +193,6 @@ def _shift(args) -> int:
     return 0
 
 
-#: Largest image ``plot`` writes, in pixels per side (Agg's limit is 2**16).
-MAX_PIXELS = 2**15
-
-
 def _output_format(path: str) -> str:
     """The format of ``-o PATH`` (its suffix, or png), checked before any work."""
     from pathlib import Path
@@ -247,10 +243,13 @@ def _plot(args) -> int:
     else:
         fig = {"sharing": plot.plot_sharing, "sparsity": plot.plot_sparsity,
                "coverage": plot.plot_coverage}[kind](spec)
+    from .core.limits import IMAGE_PIXELS
+
     width, height = (fig.get_size_inches() * args.dpi).round().astype(int)
-    if max(width, height) > MAX_PIXELS:
-        raise ValueError(f"--dpi must keep the image under {MAX_PIXELS} pixels a side, but "
-                         f"{args.dpi} gives {width} x {height}")
+    if width * height > IMAGE_PIXELS:
+        raise ValueError(f"--dpi must keep the image within {IMAGE_PIXELS:,} pixels, but "
+                         f"{args.dpi} gives {width} x {height}; use a smaller --dpi or a "
+                         "vector format (-o FILE.svg / .pdf)")
     fig.savefig(args.output, dpi=args.dpi, format=fmt)
     note = "" if args.output.lower().endswith(f".{fmt}") else f" ({fmt}: the name has no suffix)"
     _progress(f"wrote {args.output}{note}")

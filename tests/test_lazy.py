@@ -60,6 +60,20 @@ def test_entries_equal_symbolic_matrix(kwargs):
 
 
 @pytest.mark.parametrize("kwargs", SPECS, ids=IDS)
+def test_slices_equal_torch_probing(kwargs):
+    """A slice reads its entries at once (one vectorised call): equal to torch's matrix."""
+    spec = ConvSpec(**kwargs)
+    weight = np.random.default_rng(8).integers(-5, 6, size=spec.weight_shape)
+    probed = probe_matrix(spec, torch.tensor(weight, dtype=torch.float64)).numpy().astype(np.int64)
+    lazy = lazy_symbolic_matrix(spec, weight)
+    for rows, cols in [(slice(None), slice(None)), (slice(1, None, 2), slice(None, -1)),
+                       (slice(-2, None), slice(0, None, 3))]:
+        got = lazy[rows, cols].as_explicit()
+        assert np.array_equal(np.array(got.tolist(), dtype=np.int64), probed[rows, cols])
+    assert lazy[1:, :][0:1, 0:2].as_explicit().tolist() == [probed[1, 0:2].tolist()]
+
+
+@pytest.mark.parametrize("kwargs", SPECS, ids=IDS)
 def test_integer_weights_equal_torch_probing(kwargs):
     spec = ConvSpec(**kwargs)
     rng = np.random.default_rng(283592436523456)

@@ -1,6 +1,7 @@
 """Symbolic and numeric matrices against torch, scipy and a naive oracle."""
 
 import itertools
+import zlib
 from fractions import Fraction
 
 import numpy as np
@@ -181,7 +182,7 @@ def test_complex_weights_match_torch(layout):
                                           ((5, 6), (4, 4)), ((4, 5, 4), (2, 3, 2))],
                          ids=["1d-odd", "1d-even", "2d", "2d-even", "3d"])
 def test_flip_equals_scipy_convolve(mode, shape, kshape):
-    rng = np.random.default_rng(abs(hash((mode, shape))) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(f"{mode}{shape}".encode()))  # stable across runs
     x = rng.standard_normal(shape)
     a = rng.standard_normal(kshape)
     spec = ConvSpec(1, 1, kshape, input_size=shape, padding=mode, flip=True)

@@ -41,6 +41,7 @@ __all__ = [
     "ENTRY_CELLS",
     "EXPLICIT_ENTRIES",
     "GRAPH_EDGES",
+    "IMAGE_PIXELS",
     "RECOVERY_CELLS",
     "STRUCTURE_COMPARISONS",
     "SYMBOLIC_NONZEROS",
@@ -77,6 +78,8 @@ STRUCTURE_COMPARISONS = 2_000_000_000
 #: Reading single entries (lazy matrices, LaTeX) looks at most this many
 #: (entry, tap) cells at once.
 ENTRY_CELLS = 50_000_000
+#: Raster images (``symtoe plot``) have at most this many pixels.
+IMAGE_PIXELS = 40_000_000
 #: Byte budgets of the caches of derived objects.
 CACHE_BYTES = {"axis": 64 * 2**20, "pattern": 256 * 2**20, "lowering": 256 * 2**20}
 #: Memory requests at most this large are not checked against the system.
