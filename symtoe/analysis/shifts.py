@@ -193,16 +193,27 @@ def _channels(channels, size) -> int:
     return channels
 
 
-def index_map_matrix(src: np.ndarray, backend: str = "sympy"):
-    """The 0/1 matrix ``P[i, src[i]] = 1`` of an index map (square)."""
+def _check_matrix(size, channels, backend: str) -> None:
+    """Refuse the matrix of an index map on ``channels`` x ``size`` points
+    before the map is made (``channels`` itself is checked by the map)."""
     choice(backend, "backend", BACKENDS)
-    n = len(src)
+    _check_backend(channels * math.prod(size) if is_int(channels) else 1, backend)
+
+
+def _check_backend(n: int, backend: str) -> None:
     if backend == "sympy":
         check_budget(n, SYMBOLIC_NONZEROS, f"the sympy {n} x {n} matrix", "nonzeros",
                      "use backend='torch' or apply_shift / apply_reflection")
     else:
         check_memory(n * n * 8, f"the dense {n} x {n} {backend} matrix",
                      "use backend='sympy' (sparse) or apply_shift / apply_reflection")
+
+
+def index_map_matrix(src: np.ndarray, backend: str = "sympy"):
+    """The 0/1 matrix ``P[i, src[i]] = 1`` of an index map (square)."""
+    choice(backend, "backend", BACKENDS)
+    n = len(src)
+    _check_backend(n, backend)
     rows = np.flatnonzero(src >= 0)
     cols = src[rows]
     if backend == "sympy":
@@ -254,6 +265,7 @@ def shift_matrix(size, shift, mode: str = "zero", channels: int = 1, *, backend=
     >>> shift_matrix(3, 1, "cyclic", backend="numpy").tolist()
     [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
     """
+    _check_matrix(normalize_size(size), channels, backend)
     return index_map_matrix(shift_indices(size, shift, mode, channels), backend)
 
 
@@ -266,6 +278,7 @@ def reflection_matrix(size, axes=None, channels: int = 1, *, backend="sympy"):
     [0, 1],
     [1, 0]])
     """
+    _check_matrix(normalize_size(size), channels, backend)
     return index_map_matrix(reflection_indices(size, axes, channels), backend)
 
 

@@ -231,14 +231,14 @@ def axis_patterns(spec: ConvSpec) -> tuple[AxisPattern, ...]:
 def _entry_indices(values, name: str, size: int) -> np.ndarray:
     """Row or column indices as a 1-D int64 array, each in ``range(-size, size)``
     (negative ones count from the end, as in numpy)."""
-    array = np.asarray(values)
-    if array.dtype == object or array.dtype.kind not in "iu" or array.ndim > 1:
-        if not (array.ndim <= 1 and all(is_int(v) for v in array.ravel().tolist())):
-            raise SymtoeTypeError(f"{name} must be integers, but got {values!r}")
-    array = np.atleast_1d(array)
-    bad = [int(v) for v in array.ravel().tolist() if not -size <= int(v) < size][:1]
-    if bad:
-        raise SymtoeError(f"{name} must lie in range(-{size}, {size}), but got {bad[0]}")
+    array = np.atleast_1d(np.asarray(values))
+    if array.ndim > 1 or not (array.dtype.kind in "iu" or (
+        array.dtype == object and all(is_int(v) for v in array.tolist())
+    )):
+        raise SymtoeTypeError(f"{name} must be integers, but got {values!r}")
+    if array.size and not (-size <= array.min() and array.max() < size):
+        bad = array.min() if array.min() < -size else array.max()
+        raise SymtoeError(f"{name} must lie in range(-{size}, {size}), but got {bad}")
     return array.astype(np.int64) % size
 
 
@@ -259,15 +259,16 @@ def entry_weights(spec: ConvSpec, rows, cols) -> tuple[np.ndarray, np.ndarray]:
     """
     check_spec(spec)
     n_rows, n_cols = spec.matrix_shape
+    k_total = math.prod(spec.kernel_size)
+    count = np.size(rows) if isinstance(rows, np.ndarray) else len(np.atleast_1d(rows))
+    check_budget(count * k_total, ENTRY_CELLS, f"reading {count:,} entries",
+                 "(entry, tap) cells", "read fewer entries at a time")
     rows = _entry_indices(rows, "rows", n_rows)
     cols = _entry_indices(cols, "cols", n_cols)
     if rows.shape != cols.shape:
         raise SymtoeError(
             f"rows and cols must have one index per entry, but got {len(rows)} and {len(cols)}"
         )
-    k_total = math.prod(spec.kernel_size)
-    check_budget(len(rows) * k_total, ENTRY_CELLS, f"reading {len(rows):,} entries",
-                 "(entry, tap) cells", "read fewer entries at a time")
     out_sp, in_sp = spec.output_size, spec.input_size
     o, r_flat = np.divmod(rows, math.prod(out_sp))
     c, m_flat = np.divmod(cols, math.prod(in_sp))

@@ -165,6 +165,10 @@ def exact(value, name: str):
         raise SymtoeTypeError(
             f"{name} must hold numbers or sympy expressions, but got {value!r}"
         ) from None
+    if not isinstance(out, sympy.Basic):  # e.g. a list, which sympify maps elementwise
+        raise SymtoeTypeError(
+            f"{name} must hold numbers or sympy expressions, but got {value!r}"
+        )
     return exact(out, name) if isinstance(value, str) else out
 
 
