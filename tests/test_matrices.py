@@ -265,6 +265,21 @@ def test_augmented_includes_bias_like_torch(layout):
     assert got[-1] == 1
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_complex_bias_with_real_weight_stays_complex(layout):
+    """The matrix takes the promoted dtype of weight and bias (torch's rule), so a
+    complex bias is not cast to real: the layer of torch on complex tensors."""
+    spec = ConvSpec(1, 2, 3, input_size=5, padding=1, bias=True)
+    w = torch.arange(6.0, dtype=torch.float64).reshape(spec.weight_shape)
+    b = torch.tensor([1j, 2 - 1j], dtype=torch.complex128)
+    T = numeric_matrix(spec, w, bias=b, augmented=True, layout=layout)
+    assert T.dtype == torch.complex128
+    x = torch.randn(1, 1, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    got = (T @ torch.cat([x.flatten(), torch.ones(1)]).to(torch.complex128))[:-1]
+    expected = torch_forward(spec, x.to(torch.complex128), w.to(torch.complex128), b).flatten()
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
+
+
 def test_symbolic_augmented_has_bias_column():
     spec = ConvSpec(1, 2, 2, input_size=3, bias=True)
     S = symbolic_matrix(spec, augmented=True)
