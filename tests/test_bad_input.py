@@ -248,6 +248,7 @@ CASES = [
     ("check-shift-mode", lambda: check_shift(S, 1, "roll"), V, "mode must be one of"),
     ("check-shift-output-shift", lambda: check_shift(S, 1, output_shift=(1, 1)), V, "output_shift must have one value per axis"),
     ("check-shift-huge", lambda: check_shift(BIG, 1), V, "the shift certificate of ConvSpec\\(1 -> 1.*would need"),
+    ("check-shift-wide", lambda: check_shift(WIDE, (1, 1)), V, "the shift certificate of ConvSpec\\(1 -> 1, kernel_size=\\(3, 3\\), input_size=\\(4096, 4096\\).* would need .* of working memory"),
     ("explain-position", lambda: check_shift(S, 1).explain((3,)), V, "position must lie in the output grid \\(3,\\), but got \\(3,\\)"),
     ("explain-position-float", lambda: check_shift(S, 1).explain(0.5), T, "position must be an integer or a tuple"),
     ("commutator-stride", lambda: check_shift(S.replace(stride=2), 1).commutator(), V, "shift must be a multiple of the stride \\(2,\\) for a commutator"),

@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from ..core.limits import check_memory, sizes_of
+from ..core.limits import check_work, sizes_of
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec
 from ..core.validate import SymtoeError
@@ -33,7 +33,7 @@ def check_certificate(spec: ConvSpec, what: str) -> None:
     """Refuse a certificate whose integer tables would not fit in memory:
     about a dozen int64 arrays per triple of the (one-channel) pattern."""
     sizes = sizes_of(spec)
-    check_memory(
+    check_work(
         100 * sizes.nonzeros * sizes.multiplicity,
         f"{what} of {spec} ({sizes.nonzeros:,} nonzeros)",
         "use zero_padding_interior(spec, shift) (closed form) under zero padding, or a "

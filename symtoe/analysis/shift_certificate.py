@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.limits import COMMUTATOR_NONZEROS, check_budget, check_memory, sizes_of
+from ..core.limits import COMMUTATOR_NONZEROS, check_budget, check_work, sizes_of
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec, check_spec
 from ..core.validate import SymtoeError
@@ -270,7 +270,7 @@ def boundary_map(spec: ConvSpec, shifts, mode: str = "zero") -> np.ndarray:
         raise SymtoeError(f"shifts must be a non-empty list of shifts, but got {shifts!r}")
     mode = normalize_mode(mode)
     shifts = [normalize_shift(t, spec.rank, f"shifts[{i}]") for i, t in enumerate(shifts)]
-    check_memory(len(shifts) * math.prod(spec.output_size), "the boundary map",
+    check_work(len(shifts) * math.prod(spec.output_size), "the boundary map",
                  "ask for fewer shifts or a smaller input_size")
     return np.stack([check_shift(spec, t, mode).exact for t in shifts])
 
@@ -316,7 +316,7 @@ def zero_padding_interior(spec: ConvSpec, shift) -> np.ndarray:
         raise SymtoeError(
             f"shift must be a multiple of the stride {spec.stride}, but got {shift}"
         )
-    check_memory(2 * math.prod(spec.output_size), f"the exactness map of {spec}",
+    check_work(8 * math.prod(spec.output_size), f"the exactness map of {spec}",
                  "a smaller input_size")
     rank = spec.rank
     all_p = all_g = all_r = np.ones((1,) * rank, dtype=bool)

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..core.limits import SYMBOLIC_NONZEROS, check_budget, check_memory
+from ..core.limits import SYMBOLIC_NONZEROS, check_budget, check_memory, check_work
 from ..core.validate import (
     MAX_INDEX,
     SymtoeError,
@@ -186,7 +186,7 @@ def reflection_indices(size, axes=None, channels: int = 1) -> np.ndarray:
 def _channels(channels, size) -> int:
     """The channel count, once the index map it gives is known to fit."""
     channels = integer(channels, "channels", minimum=1, maximum=MAX_INDEX)
-    check_memory(
+    check_work(
         16 * channels * math.prod(size), f"the index map of {channels} x {size} points",
         "apply_shift / apply_reflection act on an array without any map",
     )

@@ -5,9 +5,10 @@ counts (:mod:`symtoe.core.sizes`), *before* it allocates anything, and
 refuses with a :class:`~symtoe.core.validate.SizeLimitError` whose message
 states the cost and what to use instead.  Two kinds of limits:
 
-* **memory**: numbers held in numpy or torch (patterns, index maps, dense
-  and sparse matrices) must fit the memory available now (256 MiB and less
-  is never questioned);
+* **memory**: numbers held in numpy or torch (patterns, dense and sparse
+  matrices) must fit the memory available now (256 MiB and less is never
+  questioned); the working memory of an analysis (certificates, index maps)
+  has a fixed budget too, :data:`ANALYSIS_BYTES`;
 * **usefulness**: sympy objects cost microseconds and hundreds of bytes per
   entry, so explicit symbolic matrices, symbols, commutators, eigenvalues
   and graphs have fixed budgets (the constants below; change them here).
@@ -35,6 +36,7 @@ from .spec import ConvSpec, output_length
 from .validate import SizeLimitError
 
 __all__ = [
+    "ANALYSIS_BYTES",
     "CACHE_BYTES",
     "COMMUTATOR_NONZEROS",
     "EIGENVALUE_TERMS",
@@ -53,6 +55,7 @@ __all__ = [
     "check_axis",
     "check_budget",
     "check_memory",
+    "check_work",
     "check_pattern",
     "pattern_bytes",
     "sizes_of",
@@ -78,6 +81,9 @@ STRUCTURE_COMPARISONS = 2_000_000_000
 #: Reading single entries (lazy matrices, LaTeX) looks at most this many
 #: (entry, tap) cells at once.
 ENTRY_CELLS = 50_000_000
+#: Working memory of an analysis (certificates, index maps, exactness maps):
+#: at most this many bytes, and never more than is available.
+ANALYSIS_BYTES = 2 * 2**30
 #: Raster images (``symtoe plot``) have at most this many pixels.
 IMAGE_PIXELS = 40_000_000
 #: Byte budgets of the caches of derived objects.
@@ -124,6 +130,17 @@ def check_memory(nbytes: int, what: str, instead: str, device=None) -> None:
             f"{what} would need {_fmt_bytes(nbytes)}, more than the "
             f"{_fmt_bytes(available)} available{where}; {instead}"
         )
+
+
+def check_work(nbytes: int, what: str, instead: str) -> None:
+    """Refuse an analysis whose working memory is over :data:`ANALYSIS_BYTES`
+    (or over what is available now)."""
+    if nbytes > ANALYSIS_BYTES:
+        raise SizeLimitError(
+            f"{what} would need {_fmt_bytes(nbytes)} of working memory, more than the "
+            f"limit of {_fmt_bytes(ANALYSIS_BYTES)}; {instead}"
+        )
+    check_memory(nbytes, what, instead)
 
 
 def check_budget(amount: int, limit: int, what: str, unit: str, instead: str) -> None:
