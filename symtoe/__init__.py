@@ -40,6 +40,7 @@ from .core.counts import ParameterCounts, count_parameters
 from .core.pattern import SharingPattern, sharing_pattern
 from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
+from .core.validate import SizeLimitError, SymtoeError, SymtoeTypeError
 from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
 from .network.report import parameter_report
 from .present.latex import to_latex
@@ -109,6 +110,11 @@ __all__ = [
     "sharing_graph",
     "connectivity_graph",
     "input_ancestors",
+    # errors: bad arguments (a ValueError; a TypeError too for wrong types) and
+    # requests over a size limit
+    "SymtoeError",
+    "SymtoeTypeError",
+    "SizeLimitError",
 ]
 
 __version__ = "0.1.0"

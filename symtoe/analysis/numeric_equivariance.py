@@ -69,6 +69,16 @@ def _error_map(a, b, rank_out: int):
     return diff.amax(dim=tuple(range(keep))) if keep else diff
 
 
+def _outputs(f, g, x, transform, rank: int):
+    """``g(x)``, ``f(transform(x))``, the output's spatial rank and ``max |g(x)|``."""
+    import torch
+
+    with torch.no_grad():
+        y = g(x)
+        y_transformed = f(transform(x))
+    return y, y_transformed, _out_rank(y, x, rank), float(y.abs().max()) if y.numel() else 0.0
+
+
 def _out_rank(y, x, rank: int) -> int:
     return max(min(y.ndim - (x.ndim - rank), rank), 0)
 
@@ -104,8 +114,6 @@ def equivariance_error(f, x, shift, mode: str = "zero", *, output_shift=None):
     >>> equivariance_error(pool, x, (1,), "cyclic").max > 0.1
     True
     """
-    import torch
-
     function(f, "f")
     mode = normalize_mode(mode)
     _check_input(x)
@@ -116,11 +124,7 @@ def equivariance_error(f, x, shift, mode: str = "zero", *, output_shift=None):
             f"x must have a batch dimension before its {rank} spatial axes, but got "
             f"shape {tuple(x.shape)}"
         )
-    with torch.no_grad():
-        y = f(x)
-        y_shifted = f(apply_shift(x, shift, mode))
-    rank_out = _out_rank(y, x, rank)
-    scale = float(y.abs().max()) if y.numel() else 0.0
+    y, y_shifted, rank_out, scale = _outputs(f, f, x, lambda v: apply_shift(v, shift, mode), rank)
     if rank_out == 0:
         return NumericEquivariance(_error_map(y_shifted, y, 0).amax(), None, scale)
     if rank_out != rank:
@@ -163,8 +167,6 @@ def reflection_error(f, x, axes=None, *, g=None, rank: int | None = None):
     >>> reflection_error(conv, x, g=flipped).max < 1e-6
     True
     """
-    import torch
-
     function(f, "f")
     g = f if g is None else function(g, "g")
     _check_input(x)
@@ -175,11 +177,9 @@ def reflection_error(f, x, axes=None, *, g=None, rank: int | None = None):
             f"{tuple(x.shape)}), but got {rank}"
         )
     axes = normalize_axes(axes, rank)
-    with torch.no_grad():
-        y = g(x)
-        y_reflected = f(apply_reflection(x, axes, rank))
-    rank_out = _out_rank(y, x, rank)
-    scale = float(y.abs().max()) if y.numel() else 0.0
+    y, y_reflected, rank_out, scale = _outputs(
+        f, g, x, lambda v: apply_reflection(v, axes, rank), rank
+    )
     if rank_out == 0:
         return NumericEquivariance(_error_map(y_reflected, y, 0).amax(), None, scale)
     err = _error_map(y_reflected, apply_reflection(y, axes, rank_out), rank_out)
