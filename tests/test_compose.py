@@ -209,6 +209,7 @@ def random_spec_pairs(count):
     return out
 
 
+@pytest.mark.slow  # ~15 s: the named EXACT / NOT_EXACT pairs run in the fast loop
 def test_exact_flag_agrees_with_torch_on_random_pairs():
     """The index-table criterion is exactly right, both ways: compose says
     exact iff torch's stacked layers equal the one layer."""

@@ -77,7 +77,9 @@ def specs(draw, rank=None, largest=None):
 
 
 # 300 examples cover every (rank, mode, padding form, transposed, flip) pair
-# several times; each costs a few ms, so this test runs in ~5 s.
+# several times; each costs a few ms, so this test runs in ~5-15 s: slow (the
+# grid below covers the same space deterministically in the fast loop).
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(spec=specs(), seed=st.integers(0, 2**31))
 def test_numeric_matrix_equals_torch_property(spec, seed):

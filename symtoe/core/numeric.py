@@ -91,10 +91,11 @@ class _Lowering:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the index tensors (and of the fill plan's, once made)."""
+        """Bytes it keeps alive: its index tensors and the pattern it reads
+        (counted here too, as the pattern cache may drop it first)."""
         tensors = [v for v in vars(self).values() if isinstance(v, torch.Tensor)]
-        tensors += list(self.template) + list(self.plan[1] or () if self.plan else ())
-        return sum(t.numel() * t.element_size() for t in tensors)
+        tensors += list(self.template)
+        return self.pattern.nbytes + sum(t.numel() * t.element_size() for t in tensors)
 
     def values(self, w2: torch.Tensor) -> torch.Tensor:
         """The values of every output channel, shape ``(*batch, C_out, L)``.

@@ -36,7 +36,6 @@ __all__ = [
 ]
 
 
-
 class WeightSymbol(sympy.Symbol):
     """One weight of a layer: a plain ``sympy.Symbol`` named ``w[0, 1]``.
 
@@ -198,9 +197,11 @@ def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 def _plain_tensor(tensor, name: str):
     """A torch tensor whose values can be read: not on the meta device, dense."""
+    import torch
+
     if tensor.is_meta:
         raise SymtoeError(f"{name} must hold values, but got a tensor on the meta device")
-    if tensor.layout != _strided():
+    if tensor.layout != torch.strided:
         raise SymtoeError(f"{name} must be a dense (strided) tensor, but got layout "
                           f"{tensor.layout}; pass {name}.to_dense()")
     return tensor
@@ -211,12 +212,6 @@ def _shape(values):
         return tuple(np.shape(values))
     except ValueError:
         return "a ragged nesting"
-
-
-def _strided():
-    import torch
-
-    return torch.strided
 
 
 def entry_values(spec: ConvSpec, rows, cols, weight=None, *, name: str = "w") -> list:
