@@ -14,9 +14,6 @@ import time
 
 __all__ = ["main", "build_parser"]
 
-#: ``matrix`` prints at most this many cells in plain text (use --latex beyond).
-MAX_TEXT_CELLS = 4096
-
 
 def _progress(message: str) -> None:
     print(f"symtoe: {message}", file=sys.stderr, flush=True)
@@ -139,9 +136,11 @@ def _matrix(args) -> int:
                        standalone=args.standalone))
         return 0
     _only_with(args, "--latex", ("standalone", "max_rows", "max_cols"))
-    if rows * cols > MAX_TEXT_CELLS:
+    from .core.limits import TEXT_CELLS
+
+    if rows * cols > TEXT_CELLS:
         raise ValueError(
-            f"the matrix must have at most {MAX_TEXT_CELLS} cells to print as text, but it "
+            f"the matrix must have at most {TEXT_CELLS} cells to print as text, but it "
             f"is {rows} x {cols}; use --latex (elided) or the count subcommand"
         )
     import sympy

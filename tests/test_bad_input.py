@@ -327,6 +327,7 @@ CASES = [
     ("compose-torch-none", lambda: compose(ConvSpec(2, 1, 1, input_size=3), S, torch.ones(1, 2, 1)), V, "weight1 and weight2 must both be given"),
     ("compose-weight-nan", lambda: compose(ConvSpec(2, 1, 1, input_size=3), S, [[[1], [2]]], [[[Fraction(1), 2, float("nan")]], [[1, 2, 3]]]), V, "weight1 must hold finite values"),
     ("compose-same-same", lambda: compose(ConvSpec(1, 1, 3, input_size=5, padding="same"), ConvSpec(1, 1, 3, input_size=5, padding="same")), V, "spec2 after spec1 must be one layer for compose\\(strict=True\\)"),
+    ("compose-huge", lambda: compose(ConvSpec(1, 1, 3, input_size=10**9 - 2), ConvSpec(1, 1, 3, input_size=10**9)), V, "comparing the boundaries of the two layers would need"),
     ("composed-matrix-huge", lambda: composed_matrix(ConvSpec(1, 1, 3, input_size=10**7 - 2), ConvSpec(1, 1, 3, input_size=10**7)), V, "the product T2 @ T1 would have .* products of entries"),
     # ------------------------------------------------------------------ graphs
     ("sharing-graph-spec", lambda: sharing_graph((3, 5)), T, "spec must be a ConvSpec, but got tuple"),

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.limits import SYMBOLIC_NONZEROS, check_budget, sizes_of
+from ..core.limits import SYMBOLIC_NONZEROS, check_budget, check_work, sizes_of
 from ..core.pattern import fold_positions
 from ..core.spec import ConvSpec, check_spec
 from ..core.symbolic import as_sympy_array, symbolic_matrix, weight_symbols
@@ -212,6 +212,11 @@ def _boundary_mismatch(spec2, spec1, combined) -> str | None:
     """The first (axis, output, taps) where ``T2 T1`` and ``combined`` read
     different inputs, as a sentence; None when they agree everywhere."""
     m1, m2 = spec1.padding_mode, spec2.padding_mode
+    check_work(
+        40 * sum(o * k2 * k1 for o, k2, k1 in zip(
+            spec2.output_size, spec2.kernel_size, spec1.kernel_size)),
+        "comparing the boundaries of the two layers", "compose smaller layers",
+    )
     for a in range(spec1.rank):
         n, o1, o2 = spec1.input_size[a], spec1.output_size[a], spec2.output_size[a]
         s1, d1, (p1, _), k1 = spec1.stride[a], spec1.dilation[a], spec1.padding[a], (

@@ -48,6 +48,7 @@ __all__ = [
     "STRUCTURE_COMPARISONS",
     "SYMBOLIC_NONZEROS",
     "SYMBOLS",
+    "TEXT_CELLS",
     "available_memory",
     "axis_bytes",
     "byte_cache",
@@ -84,6 +85,8 @@ ENTRY_CELLS = 50_000_000
 #: Working memory of an analysis (certificates, index maps, exactness maps):
 #: at most this many bytes, and never more than is available.
 ANALYSIS_BYTES = 2 * 2**30
+#: ``symtoe matrix`` prints at most this many cells as text (``--latex`` elides).
+TEXT_CELLS = 4096
 #: Raster images (``symtoe plot``) have at most this many pixels.
 IMAGE_PIXELS = 40_000_000
 #: Byte budgets of the caches of derived objects.
