@@ -50,9 +50,7 @@ __all__ = [
     "SYMBOLS",
     "TEXT_CELLS",
     "available_memory",
-    "axis_bytes",
     "byte_cache",
-    "check_axes_of",
     "check_axis",
     "check_budget",
     "check_memory",
@@ -155,7 +153,7 @@ def check_budget(amount: int, limit: int, what: str, unit: str, instead: str) ->
 
 
 # ------------------------------------------------------------------ patterns
-def axis_bytes(n, k, s, padding, d, transposed=False, output_padding=0) -> int:
+def _axis_bytes(n, k, s, padding, d, transposed=False, output_padding=0) -> int:
     """Peak bytes of building one axis's pattern: a dozen ``(rows, k)`` tables."""
     rows = output_length(n, k, s, padding, d, transposed=transposed, output_padding=output_padding)
     return 96 * rows * k
@@ -164,7 +162,7 @@ def axis_bytes(n, k, s, padding, d, transposed=False, output_padding=0) -> int:
 def check_axis(n, k, s, padding, d, transposed=False, output_padding=0) -> None:
     """Refuse a per-axis pattern that cannot be built in memory."""
     check_memory(
-        axis_bytes(n, k, s, padding, d, transposed, output_padding),
+        _axis_bytes(n, k, s, padding, d, transposed, output_padding),
         f"the per-axis pattern of n={n}, k={k}",
         "its sizes are in symtoe.core.sizes.axis_sizes (closed form)",
     )
@@ -179,7 +177,7 @@ def pattern_bytes(spec: ConvSpec, sizes: LayerSizes | None = None) -> int:
     cg = spec.in_channels // spec.groups
     rows = math.prod(spec.output_size)
     slots = math.prod(min(k, a.nonzeros) for k, a in zip(spec.kernel_size, sizes.axes))
-    axes = sum(axis_bytes(*axis[:5], spec.transposed, axis[5]) for axis in spec.axes())
+    axes = sum(_axis_bytes(*axis[:5], spec.transposed, axis[5]) for axis in spec.axes())
     return axes + 8 * cg * (sizes.spatial * (3 + sizes.multiplicity) + 3 * rows * slots)
 
 
@@ -193,15 +191,6 @@ def check_pattern(spec: ConvSpec) -> LayerSizes:
         "its entries, or a smaller input_size",
     )
     return sizes
-
-
-def check_axes_of(spec: ConvSpec) -> None:
-    """Refuse per-axis patterns of a spec that cannot be built in memory."""
-    check_memory(
-        sum(axis_bytes(*axis[:5], spec.transposed, axis[5]) for axis in spec.axes()),
-        f"the per-axis patterns of {spec}",
-        "use count_parameters(spec) for its counts (closed form)",
-    )
 
 
 # -------------------------------------------------------------------- caches
