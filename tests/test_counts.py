@@ -130,10 +130,10 @@ def axes(draw):
     return n, k, s, pads, d, mode, transposed, op
 
 
-# 800 examples (a few seconds): the closed forms have many branches (reflect pairs
+# 400 examples (a few seconds): the closed forms have many branches (reflect pairs
 # below / inside / above the input and triples, replicate end columns, circular
 # periods); 30,000 random geometries agreed when the forms were written.
-@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(axis=axes())
 def test_axis_sizes_equal_the_explicit_axis_pattern(axis):
     """The O(k) closed forms against the O(n k) table they replace."""
