@@ -48,10 +48,13 @@ from symtoe.analysis.structure import (
     recover_convolution,
     toeplitz_levels,
 )
+from symtoe.analysis.toeplitz import divisors
 from symtoe.core.fill import fill_plan
 from symtoe.core.lazy import lazy_symbolic_matrix
 from symtoe.core.numeric import numeric_matrix
 from symtoe.core.pattern import axis_pattern, entry_weights, fold_positions, sharing_pattern
+from symtoe.core.sizes import axis_sizes, layer_sizes
+from symtoe.core.spec import output_length
 from symtoe.core.symbolic import WeightSymbol, bias_symbols, entry_values, exact
 from symtoe.core.validate import SizeLimitError, SymtoeError, SymtoeTypeError
 from symtoe.present.graphs import connectivity_graph, input_ancestors, sharing_graph
@@ -137,6 +140,14 @@ CASES = [
     ("axis-padding-int", lambda: axis_pattern(6, 3, 1, 1, 1), V, "padding must be a \\(left, right\\) pair"),
     ("axis-transposed-int", lambda: axis_pattern(6, 3, 1, (0, 0), 1, transposed=1), T, "transposed must be True or False"),
     ("axis-huge", lambda: axis_pattern(10**9, 3, 1, (0, 0), 1), V, "the per-axis pattern of n=1000000000"),
+    ("axis-sizes-mode", lambda: axis_sizes(6, 3, 1, (0, 0), 1, "bogus"), V, "padding_mode must be one of"),
+    ("axis-sizes-fit", lambda: axis_sizes(2, 5, 1, (0, 0), 1), V, "kernel_size must fit the padded input"),
+    ("axis-sizes-padding", lambda: axis_sizes(6, 3, 1, 1, 1), V, "padding must be a \\(left, right\\) pair"),
+    ("layer-sizes-spec", lambda: layer_sizes([1]), T, "spec must be a ConvSpec, but got list"),
+    ("output-length-stride", lambda: output_length(5, 3, 0, (0, 0), 1), V, "s must be a positive integer, but got 0"),
+    ("output-length-padding", lambda: output_length(5, 3, 1, 1, 1), T, "padding must be a \\(left, right\\) pair"),
+    ("fold-n-zero", lambda: fold_positions(np.arange(3), 0, "circular"), V, "n must be a positive integer, but got 0"),
+    ("divisors-zero", lambda: divisors(0), V, "n must be a positive integer, but got 0"),
     ("fold-mode-bogus", lambda: fold_positions(np.arange(3), 4, "mirror"), V, "mode must be one of"),
     ("pattern-none", lambda: sharing_pattern(None), T, "spec must be a ConvSpec, but got NoneType"),
     ("pattern-huge", lambda: sharing_pattern(BIG), V, "the sharing pattern of ConvSpec\\(1 -> 1"),

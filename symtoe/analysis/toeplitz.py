@@ -198,6 +198,7 @@ class ToeplitzLevels:
 
 def divisors(n: int) -> list[int]:
     """The divisors of ``n``, ascending (``O(sqrt n)``)."""
+    n = integer(n, "n", minimum=1)
     small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
     return small + [n // d for d in reversed(small) if d * d != n]
 

@@ -51,7 +51,7 @@ import numpy as np
 
 from .limits import ENTRY_CELLS, byte_cache, check_axis, check_budget, check_pattern
 from .spec import PADDING_MODES, ConvSpec, check_spec, output_length
-from .validate import SymtoeError, SymtoeTypeError, boolean, choice, is_int
+from .validate import SymtoeError, SymtoeTypeError, boolean, choice, integer, is_int
 
 __all__ = [
     "AxisPattern",
@@ -126,6 +126,7 @@ def fold_positions(m: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.nda
     >>> [c.tolist() for c in fold_positions(np.arange(-2, 6), 4, "reflect")]
     [[2, 1, 0, 1, 2, 3, 2, 1], [True, True, True, True, True, True, True, True]]
     """
+    integer(n, "n", minimum=1)
     if mode == "zeros":
         valid = (m >= 0) & (m < n)
         return np.where(valid, m, 0), valid

@@ -53,7 +53,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .spec import ConvSpec, output_length
+from .spec import ConvSpec, check_spec, output_length
+from .validate import SymtoeError
 
 __all__ = ["AxisSizes", "LayerSizes", "axis_sizes", "layer_sizes"]
 
@@ -173,10 +174,21 @@ def axis_sizes(
 ) -> AxisSizes:
     """Closed-form sizes of one axis's sharing pattern (see the module docstring).
 
-    Equals what :func:`symtoe.core.pattern.axis_pattern` (same arguments)
-    holds: ``nonzeros``, ``contributions`` (``macs``), ``live_taps.sum()``
-    and the multiplicity of its tap table; arguments are not validated here.
+    Equals what :func:`symtoe.core.pattern.axis_pattern` (same arguments,
+    validated like a 1-D :class:`~symtoe.core.spec.ConvSpec`) holds:
+    ``nonzeros``, ``contributions`` (``macs``), ``live_taps.sum()`` and the
+    multiplicity of its tap table.
     """
+    if not (isinstance(padding, (tuple, list)) and len(padding) == 2):
+        raise SymtoeError(f"padding must be a (left, right) pair, but got {padding!r}")
+    (axis,) = ConvSpec(  # validates every argument with ConvSpec's rules and words
+        1, 1, k, input_size=n, stride=s, padding=(tuple(padding),), dilation=d,
+        padding_mode=mode, transposed=transposed, output_padding=output_padding,
+    ).axes()
+    return _axis_sizes(*axis[:5], mode, transposed, axis[5])
+
+
+def _axis_sizes(n, k, s, padding, d, mode, transposed, output_padding) -> AxisSizes:
     pl, pr = padding
     o = output_length(n, k, s, padding, d, transposed=transposed, output_padding=output_padding)
     big = max(n, o, pl + pr, k * d, o * s, n * s) >= 2**61
@@ -204,8 +216,9 @@ def layer_sizes(spec: ConvSpec) -> LayerSizes:
     >>> layer_sizes(ConvSpec(512, 512, 3, input_size=(4096, 4096), padding=1)).nonzeros
     39569534746624
     """
+    check_spec(spec)
     axes = tuple(
-        axis_sizes(n, k, s, pad, d, spec.padding_mode, spec.transposed, op)
+        _axis_sizes(n, k, s, pad, d, spec.padding_mode, spec.transposed, op)
         for n, k, s, pad, d, op in spec.axes()
     )
     pairs = spec.out_channels * spec.in_channels // spec.groups

@@ -41,7 +41,12 @@ def output_length(
     >>> output_length(224, 3, 2, (1, 1), 1), output_length(4, 3, 2, (1, 1), 1, transposed=True)
     (112, 7)
     """
-    pl, pr = padding
+    for name, value, least in (("n", n, 1), ("k", k, 1), ("s", s, 1), ("d", d, 1),
+                               ("output_padding", output_padding, 0)):
+        integer(value, name, minimum=least)
+    if not (isinstance(padding, (tuple, list)) and len(padding) == 2):
+        raise SymtoeTypeError(f"padding must be a (left, right) pair, but got {padding!r}")
+    pl, pr = (integer(p, "padding", minimum=0) for p in padding)
     if transposed:
         return (n - 1) * s - pl - pr + d * (k - 1) + output_padding + 1
     return (n + pl + pr - d * (k - 1) - 1) // s + 1
