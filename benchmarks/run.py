@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -41,10 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import symtoe.core.limits as limits  # noqa: E402
 import symtoe.core.numeric as numeric  # noqa: E402
 import symtoe.core.pattern as pattern  # noqa: E402
 from symtoe import ConvSpec, count_parameters, sharing_pattern, symbolic_matrix  # noqa: E402
+from symtoe.analysis.equivariance import check_shift  # noqa: E402
+from symtoe.core.lazy import lazy_symbolic_matrix  # noqa: E402
 from symtoe.core.numeric import numeric_matrix  # noqa: E402
+from symtoe.core.validate import SizeLimitError  # noqa: E402
 
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
 
@@ -74,6 +79,12 @@ CASES = {
 }
 IMAGENET = dict(in_channels=512, out_channels=512, kernel_size=3, input_size=(224, 224),
                 padding=1)
+#: layers nobody can build: counted, refused and read in corners from closed forms
+HUGE = {
+    "1e9": ConvSpec(1, 1, 3, input_size=10**9, padding=1, padding_mode="reflect"),
+    "4096^2": ConvSpec(512, 512, 3, input_size=(4096, 4096), padding=1),
+}
+HUGE_DESC = {"1e9": "1->1 N=10^9 k3 reflect", "4096^2": "512->512 4096x4096"}
 SHIFT = dict(in_channels=64, out_channels=64, kernel_size=3, input_size=(32, 32), padding=1)
 CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
@@ -289,7 +300,7 @@ def run_case(name, settings, bandwidth, rows_out):
     cycle = itertools.cycle(weights)
     dense_bytes = n_rows * n_cols * 4
     dense_limit = min(settings.dense_max_bytes,
-                      numeric.available_memory(torch.device("cpu")) / 4)
+                      limits.available_memory() / 4)
 
     def add(method, t, n=None, bound=None, note="", peak=None, ref=None):
         print(f"  {name} {method}: {fmt_s(t)} {note}", file=sys.stderr, flush=True)
@@ -391,11 +402,62 @@ def run_case(name, settings, bandwidth, rows_out):
     return csr_t
 
 
+def traced_peak(fn) -> int:
+    """Peak bytes ``tracemalloc`` sees during ``fn()`` (numpy's allocations
+    are traced; these calls allocate nothing in torch)."""
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def refused(fn):
+    """``fn`` that must refuse with a SizeLimitError (anything else is a bug)."""
+    def call():
+        try:
+            fn()
+        except SizeLimitError:
+            return
+        raise AssertionError("not refused")
+    return call
+
+
+def run_huge(settings, rows_out):
+    """Counts, refusals and lazy corners of layers nobody can build: all from
+    closed forms or single entries (a few ms, a few MB)."""
+    for case, spec in HUGE.items():
+        for method, (fn, setup) in _huge_calls(spec).items():
+            t, n = median_time(fn, settings, setup=setup)
+            if setup:
+                setup()
+            rows_out.append(dict(case=case, desc=HUGE_DESC[case], method=method, median_s=t, n=n,
+                                 peak_bytes=traced_peak(fn), note="tracemalloc peak"))
+
+
+def _huge_calls(spec):
+    """name -> (call, setup) of the huge-layer rows."""
+    weight = torch.zeros(1).expand(spec.weight_shape)  # a view: nothing allocated
+    lazy = lazy_symbolic_matrix(spec)
+    return {
+        "count_parameters cold": (lambda: count_parameters(spec), limits._sizes.cache_clear),
+        "count_parameters warm": (lambda: count_parameters(spec), None),
+        "symbolic_matrix refused": (refused(lambda: symbolic_matrix(spec)), None),
+        "numeric dense refused": (refused(lambda: numeric_matrix(spec, weight)), None),
+        "numeric csr refused": (refused(lambda: numeric_matrix(spec, weight, layout="csr")), None),
+        "sharing_pattern refused": (refused(lambda: sharing_pattern(spec)), None),
+        "check_shift refused": (refused(lambda: check_shift(spec, (1,) * spec.rank)), None),
+        "lazy T[:4, :6] corner": (lambda: lazy[:4, :6].as_explicit(), None),
+        "lazy T[-1, -1] entry": (lambda: lazy[-1, -1], None),
+    }
+
+
 def run_extras(settings, rows_out):
     spec = ConvSpec(**IMAGENET)
 
     def cold():
-        pattern.axis_pattern.cache_clear()
+        limits._sizes.cache_clear()
 
     t, n = median_time(lambda: count_parameters(spec), settings, setup=cold)
     rows_out.append(dict(case="ImageNet", desc="512->512 224x224", method="count_parameters cold",
@@ -403,12 +465,6 @@ def run_extras(settings, rows_out):
     t, n = median_time(lambda: count_parameters(spec), settings)
     rows_out.append(dict(case="ImageNet", desc="512->512 224x224", method="count_parameters warm",
                          median_s=t, n=n))
-    try:
-        from symtoe.analysis.equivariance import check_shift
-    except ImportError:
-        rows_out.append(dict(case="shift", desc="64->64 32x32", method="check_shift",
-                             median_s=None, note="not available"))
-        return
     spec = ConvSpec(**SHIFT)
     for mode in ("zero", "cyclic"):
         try:
@@ -514,6 +570,15 @@ def targets(rows):
     for m in ("count_parameters cold", "count_parameters warm"):
         t = get("ImageNet", m)
         check(f"512->512 224x224: {m}", t, "< 1 ms", t is not None and t < 1e-3, fmt_s(t))
+    for case in HUGE:
+        huge = [r for r in rows if r["case"] == case]
+        slowest = max((r["median_s"] for r in huge), default=None)
+        check(f"{HUGE_DESC[case]}: counts, refusals, corners (slowest)", slowest, "< 5 ms",
+              slowest is not None and slowest < 5e-3, fmt_s(slowest))
+        peak = max((r["peak_bytes"] for r in huge), default=None)
+        check(f"{HUGE_DESC[case]}: traced peak (largest)", peak, "< 50 MiB",
+              peak is not None and peak < 50 * 2**20,
+              "-" if peak is None else f"{peak / 2**20:.1f} MiB")
     print("\n| target | measured | limit | result |")
     print("|---|---|---|---|")
     for name, shown, limit, res in out:
@@ -586,6 +651,7 @@ def main(argv=None) -> int:
     for name in cases:
         run_case(name, settings, bandwidth, rows)
     run_extras(settings, rows)
+    run_huge(settings, rows)
     fill_ratios(rows)
     print_table(rows)
     print("\nbound: result bytes / write bandwidth; x bound: median / bound; ratio: see README "

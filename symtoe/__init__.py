@@ -56,6 +56,7 @@ from .core.counts import ParameterCounts, count_parameters
 from .core.pattern import SharingPattern, sharing_pattern
 from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
+from .core.validate import SizeLimitError, SymtoeError, SymtoeTypeError
 from .network.certificate import CertificateGraph
 from .network.model_certificate import (
     model_boundary_map,
@@ -170,6 +171,11 @@ __all__ = [
     "sharing_graph",
     "connectivity_graph",
     "input_ancestors",
+    # errors: bad arguments (a ValueError; a TypeError too for wrong types) and
+    # requests over a size limit
+    "SymtoeError",
+    "SymtoeTypeError",
+    "SizeLimitError",
 ]
 
 __version__ = "0.1.0"

@@ -15,9 +15,6 @@ import time
 
 __all__ = ["main", "build_parser"]
 
-#: ``matrix`` prints at most this many cells in plain text (use --latex beyond).
-MAX_TEXT_CELLS = 4096
-
 
 def _progress(message: str) -> None:
     print(f"symtoe: {message}", file=sys.stderr, flush=True)
@@ -122,18 +119,28 @@ def _spec(args):
 
 
 # -------------------------------------------------------------------- subcommands
+def _only_with(args, flag: str, names: tuple[str, ...]) -> None:
+    """Refuse options that do nothing without ``flag`` (they are None / False)."""
+    given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n) not in (None, False)]
+    if given:
+        raise ValueError(f"{', '.join(given)} must be used with {flag}, but {flag} is not given")
+
+
 def _matrix(args) -> int:
     spec = _spec(args)
     rows, cols = spec.matrix_shape
     if args.latex:
         from .present.latex import to_latex
 
-        print(to_latex(spec, max_rows=args.max_rows, max_cols=args.max_cols,
-                       standalone=args.standalone))
+        limits = {k: v for k in ("max_rows", "max_cols") if (v := getattr(args, k)) is not None}
+        print(to_latex(spec, standalone=args.standalone, **limits))
         return 0
-    if rows * cols > MAX_TEXT_CELLS:
+    _only_with(args, "--latex", ("standalone", "max_rows", "max_cols"))
+    from .core.limits import TEXT_CELLS
+
+    if rows * cols > TEXT_CELLS:
         raise ValueError(
-            f"the matrix must have at most {MAX_TEXT_CELLS} cells to print as text, but it "
+            f"the matrix must have at most {TEXT_CELLS} cells to print as text, but it "
             f"is {rows} x {cols}; use --latex (elided) or the count subcommand"
         )
     import sympy
@@ -185,29 +192,66 @@ def _shift(args) -> int:
     return 0
 
 
+def _output_format(path: str) -> str:
+    """The format of ``-o PATH`` (its suffix, or png), checked before any work."""
+    from pathlib import Path
+
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"--output must be in an existing directory, but "
+                                f"{target.parent} does not exist")
+    if target.is_dir():
+        raise IsADirectoryError(f"--output must name a file, but {path!r} is a directory")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    suffix = target.suffix[1:].lower()
+    if not suffix:
+        return "png"
+    if suffix not in formats:
+        raise ValueError(
+            f"--output must end in a format matplotlib writes ({', '.join(sorted(formats))}), "
+            f"but got {path!r}"
+        )
+    return suffix
+
+
 def _plot(args) -> int:
     spec = _spec(args)
+    kind = args.kind
+    if kind != "boundary":
+        _only_with(args, "--kind boundary", ("shift", "mode"))
+    if not 1 <= args.dpi <= 2400:
+        raise ValueError(f"--dpi must be between 1 and 2400, but got {args.dpi}")
     _progress("loading matplotlib")
     import matplotlib
 
     matplotlib.use("Agg")
     from .present import plot
 
-    kind = args.kind
+    fmt = _output_format(args.output)
     if kind == "auto":
         rows, cols = spec.matrix_shape
         kind = "sharing" if rows * cols <= plot.MAX_SHARING_CELLS else "sparsity"
     if kind == "boundary":
         if args.shift is None:
             raise ValueError("--shift must be given for --kind boundary, but got none")
-        fig = plot.plot_boundary_map(spec, _shift_values(args.shift), mode=args.mode)
+        fig = plot.plot_boundary_map(spec, _shift_values(args.shift), mode=args.mode or "zero")
     elif kind == "receptive":
         fig = plot.plot_receptive_field([spec])
     else:
         fig = {"sharing": plot.plot_sharing, "sparsity": plot.plot_sparsity,
                "coverage": plot.plot_coverage}[kind](spec)
-    fig.savefig(args.output, dpi=args.dpi)
-    _progress(f"wrote {args.output}")
+    from .core.limits import IMAGE_PIXELS
+
+    width, height = (fig.get_size_inches() * args.dpi).round().astype(int)
+    if width * height > IMAGE_PIXELS:
+        raise ValueError(f"--dpi must keep the image within {IMAGE_PIXELS:,} pixels, but "
+                         f"{args.dpi} gives {width} x {height}; use a smaller --dpi or a "
+                         "vector format (-o FILE.svg / .pdf)")
+    fig.savefig(args.output, dpi=args.dpi, format=fmt)
+    note = "" if args.output.lower().endswith(f".{fmt}") else f" ({fmt}: the name has no suffix)"
+    _progress(f"wrote {args.output}{note}")
     return 0
 
 
@@ -362,8 +406,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="LaTeX array with block lines; large matrices elided")
     matrix.add_argument("--standalone", action="store_true",
                         help="with --latex: a complete document for pdflatex")
-    matrix.add_argument("--max-rows", type=int, default=32, help="with --latex (default 32)")
-    matrix.add_argument("--max-cols", type=int, default=32, help="with --latex (default 32)")
+    matrix.add_argument("--max-rows", type=int, help="with --latex (default 32)")
+    matrix.add_argument("--max-cols", type=int, help="with --latex (default 32)")
     matrix.set_defaults(func=_matrix)
 
     count = sub.add_parser("count", help="dense-equivalent vs shared parameter counts",
@@ -389,14 +433,16 @@ def build_parser() -> argparse.ArgumentParser:
                                       "field.")
     _add_spec_options(plot)
     plot.add_argument("-o", "--output", required=True, metavar="FILE.png",
-                      help="output file (format from its extension)")
+                      help="output file, written under this very name (format from its "
+                           "suffix; png without one)")
     plot.add_argument("--kind", default="auto",
                       choices=("auto", "sharing", "sparsity", "coverage", "boundary",
                                "receptive"),
                       help="auto: sharing for small matrices, sparsity for large")
     plot.add_argument("--shift", type=int, nargs="+", metavar="T", help="for --kind boundary")
-    plot.add_argument("--mode", choices=("zero", "cyclic"), default="zero")
-    plot.add_argument("--dpi", type=int, default=120)
+    plot.add_argument("--mode", choices=("zero", "cyclic"),
+                      help="for --kind boundary (default zero)")
+    plot.add_argument("--dpi", type=int, default=120, help="1 to 2400 (default 120)")
     plot.set_defaults(func=_plot)
 
     animation = sub.add_parser("animate", help="the sliding window next to the matrix, as a GIF",

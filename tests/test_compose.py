@@ -126,6 +126,42 @@ def test_symbolic_product_and_exact_weights():
     )
 
 
+@pytest.mark.parametrize(
+    "kind", ["int-lists", "numpy-int64", "big-ints", "fractions", "sympy"],
+)
+def test_integer_and_rational_weights_compose_exactly(kind):
+    """Integer, Fraction and sympy kernels never pass through float64: the
+    kernel is the full convolution of the kernels (stride 1, valid after valid),
+    computed here with np.convolve on Python objects; 2**53 + 1 is not a float."""
+    big = 2**53 + 1
+    w2, w1 = [[[big, 3]]], [[[1, -2, 2**10]]]
+    if kind == "numpy-int64":
+        w2, w1 = np.array(w2, dtype=np.int64), np.array(w1, dtype=np.int64)
+    elif kind == "big-ints":
+        w2, w1 = [[[2**70 + 1, 3]]], [[[1, -2, 2**64]]]
+    elif kind == "fractions":
+        w2, w1 = [[[Fraction(big, 3), 3]]], [[[1, Fraction(-2, 5), 2**10]]]
+    elif kind == "sympy":
+        w2, w1 = [[[sympy.Integer(big), sympy.Rational(1, 3)]]], [[[1, -2, sympy.sqrt(2)]]]
+    spec1, spec2 = conv_spec(1, 1, 3, 8), conv_spec(1, 1, 2, 6)
+    c = compose(spec2, spec1, w2, w1)
+    # one channel (see test_stride1_kernel_is_full_convolution_of_kernels): np.convolve
+    expected = np.convolve(np.array(w2, dtype=object).ravel(), np.array(w1, dtype=object).ravel())
+    assert [sympy.nsimplify(v) for v in c.weight.ravel()] == [sympy.sympify(v) for v in expected]
+    assert not any(sympy.sympify(v).has(sympy.Float) for v in c.weight.ravel())
+
+
+def test_torch_weights_promote_instead_of_truncating():
+    """An int64 tensor after a float one: the kernel is float (torch's promotion), as
+    torch's own stacked layers compute it."""
+    spec1, spec2 = conv_spec(1, 1, 3, 8), conv_spec(1, 1, 2, 6)
+    w1 = torch.tensor([[[1, 2, 3]]])
+    w2 = torch.tensor([[[0.5, -1.5]]], dtype=torch.float64)
+    c = compose(spec2, spec1, w2, w1)
+    assert c.weight.dtype == torch.float64
+    assert stacked_equals_one_layer(spec2, spec1, c, w2, w1.double())
+
+
 NOT_EXACT = {
     "1d-same-same": (conv_spec(1, 1, 3, 7, padding="same"),) * 2,
     "2d-same-same-channels": pair(conv_spec(2, 3, 3, (5, 4), padding=1), (3, 3),
@@ -173,6 +209,7 @@ def random_spec_pairs(count):
     return out
 
 
+@pytest.mark.slow  # ~15 s: the named EXACT / NOT_EXACT pairs run in the fast loop
 def test_exact_flag_agrees_with_torch_on_random_pairs():
     """The index-table criterion is exactly right, both ways: compose says
     exact iff torch's stacked layers equal the one layer."""

@@ -10,8 +10,6 @@ float64 kernel makes a row of it zero only where it is zero for every kernel
 from __future__ import annotations
 
 import itertools
-import math
-import time
 
 import numpy as np
 import pytest
@@ -249,10 +247,15 @@ def test_explain_names_the_taps_that_meet_the_zero_fill():
     spec = ConvSpec(1, 1, 3, input_size=5, padding=1)
     check = check_shift(spec, (1,))
     text = check.explain((0,))
-    # by hand: (T S x)[0] = w1*0 + w2*x[0], while (S T x)[0] = 0
-    assert "outside the output" in text and "w[2] * x[0] is in T S_in" in text
-    assert "w[1]" not in text.splitlines()[2:][0] if len(text.splitlines()) > 2 else True
-    assert "exact" in check.explain((2,)) and check.exact[2]
+    # by hand: (T S x)[0] = w0*0 + w1*0 + w2*x[0] (x shifted right, zero-filled, padded),
+    # while (S T x)[0] = 0: only w[2] * x[0] differs, and nothing else is listed
+    lines = text.splitlines()
+    assert lines[1] == "  S_out T: row (0) comes from row (-1), outside the output: zero"
+    assert lines[2:] == ["  w[2] * x[0] is in T S_in but not in S_out T"]
+    # output 4 (the last): S_out T reads row 3, which reads x[2..4]; T S_in reads x[3], x[4]
+    # through taps 0 and 1 (tap 2 falls in the padding): w[2] * x[4] is on the right only
+    assert check.explain((4,)).splitlines()[1:] == ["  w[2] * x[4] is in S_out T but not in T S_in"]
+    assert "is exact" in check.explain((2,)) and check.exact[2]
     assert check.failing().tolist() == [[0], [4]]
 
 
@@ -409,13 +412,11 @@ def test_reflection_error_numeric():
     assert reflection_error(f2, x8, g=g2).max > 1e-3  # n = 8: a = 1
 
 
-def test_check_shift_is_fast_on_a_real_layer():
+def test_check_shift_on_a_real_layer_is_channel_free():
+    """64 channels: the certificate runs on the one-channel pattern (timed in
+    benchmarks/run.py, not here) and agrees with torch and the closed form."""
     spec = ConvSpec(64, 64, 3, input_size=(32, 32), padding=1)
-    start = time.perf_counter()
     check = check_shift(spec, (1, -2))
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, elapsed
-    assert check.exact.shape == (32, 32)
     one_channel = spec.replace(in_channels=1, out_channels=1)
     np.testing.assert_array_equal(check.exact, brute_exact(one_channel, (1, -2), "zero", (1, -2)))
     np.testing.assert_array_equal(check.exact, zero_padding_interior(spec, (1, -2)))
@@ -448,4 +449,10 @@ def test_matching_output_shift_rules():
     assert matching_output_shift(fwd, (4, 0)) is None
     tr = ConvSpec(1, 1, 3, input_size=4, stride=3, transposed=True)
     assert matching_output_shift(tr, (-2,)) == (-6,)
-    assert math.prod(check_shift(fwd, (4, 0)).exact.shape) == math.prod(fwd.output_size)
+    # an aliasing shift: nothing is certified, and torch agrees that neither output
+    # shift next to t / s = 4/3 commutes with the layer (Azulay & Weiss 2019)
+    aliased = check_shift(fwd, (4, 0))
+    assert aliased.output_shift is None and not aliased.exact.any() and not aliased.commutes
+    assert "not a multiple of stride" in aliased.explain((1, 1))
+    for u in ((1, 0), (2, 0)):
+        assert not brute_exact(fwd, (4, 0), "zero", u).all()

@@ -44,6 +44,7 @@ def rebuilds_match_torch(spec, seed, layouts=("csr", "dense"), batch=()):
 
 
 # Sides up to 9 so that strided and transposed layers have periodic middles.
+@pytest.mark.slow  # ~15 s: the named geometries below check every depth in the fast loop
 @settings(max_examples=150, deadline=None, suppress_health_check=[
     HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
 @given(spec=specs(largest=9), seed=st.integers(0, 2**31), data=st.data())

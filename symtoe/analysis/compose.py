@@ -46,9 +46,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.limits import SYMBOLIC_NONZEROS, check_budget, check_work, sizes_of
 from ..core.pattern import fold_positions
 from ..core.spec import ConvSpec, check_spec
 from ..core.symbolic import as_sympy_array, symbolic_matrix, weight_symbols
+from ..core.validate import SymtoeError, boolean
 
 __all__ = ["Composition", "compose", "composed_matrix"]
 
@@ -57,12 +59,12 @@ def _check_pair(spec2, spec1) -> None:
     check_spec(spec2, "spec2")
     check_spec(spec1, "spec1")
     if spec2.in_channels != spec1.out_channels:
-        raise ValueError(
+        raise SymtoeError(
             "spec2.in_channels must equal spec1.out_channels, but got "
             f"{spec2.in_channels} and {spec1.out_channels}"
         )
     if spec2.input_size != spec1.output_size:
-        raise ValueError(
+        raise SymtoeError(
             "spec2.input_size must equal spec1.output_size, but got "
             f"{spec2.input_size} and {spec1.output_size}"
         )
@@ -82,6 +84,12 @@ def composed_matrix(spec2: ConvSpec, spec1: ConvSpec, weight2=None, weight1=None
     [        0,             v[0]*w[0], v[0]*w[1] + v[1]*w[0],             v[1]*w[1]]])
     """
     _check_pair(spec2, spec1)
+    rows1 = spec1.matrix_shape[0]
+    check_budget(  # each entry of T2 meets one row of T1
+        sizes_of(spec2).nonzeros * -(-sizes_of(spec1).nonzeros // rows1), SYMBOLIC_NONZEROS,
+        "the product T2 @ T1", "products of entries",
+        "use compose(spec2, spec1) for the one layer, or smaller layers",
+    )
     w1 = weight_symbols(spec1, "w") if weight1 is None else weight1
     w2 = weight_symbols(spec2, "v") if weight2 is None else weight2
     return symbolic_matrix(spec2, w2) * symbolic_matrix(spec1, w1)
@@ -117,16 +125,28 @@ def _is_torch(x) -> bool:
 
 
 def _backend(weight2, weight1, spec2, spec1):
-    """Both weights in one array kind: torch, float numpy, or sympy objects."""
+    """Both weights in one array kind: torch (promoted dtypes), numpy floats
+    (when a float or complex array is given), else exact sympy objects:
+    integers, Fractions, strings and sympy expressions are never rounded."""
     if _is_torch(weight2) or _is_torch(weight1):
         import torch
 
-        w1 = torch.as_tensor(weight1)
-        w2 = torch.as_tensor(weight2, dtype=w1.dtype, device=w1.device)
-        return w2, w1, "torch"
+        if weight1 is None or weight2 is None:
+            raise SymtoeError(
+                "weight1 and weight2 must both be given when one is a torch tensor (the "
+                "default weights are sympy symbols), but got None"
+            )
+        w1, w2 = torch.as_tensor(weight1), torch.as_tensor(weight2, device=None)
+        for name, w in (("weight1", w1), ("weight2", w2)):
+            if w.is_meta or w.layout != torch.strided or w.dtype == torch.bool:
+                raise SymtoeError(f"{name} must be a dense tensor of numbers, but got "
+                                  f"{w.dtype} on {w.device} with layout {w.layout}")
+        dtype = torch.promote_types(w1.dtype, w2.dtype)
+        return w2.to(w1.device, dtype), w1.to(dtype), "torch"
     if weight1 is not None and weight2 is not None:
         a1, a2 = np.asarray(weight1), np.asarray(weight2)
-        if a1.dtype.kind in "fiuc" and a2.dtype.kind in "fiuc":
+        kinds = a1.dtype.kind + a2.dtype.kind
+        if set(kinds) <= set("fciu") and set(kinds) & set("fc"):
             dtype = np.result_type(a1, a2, np.float64)
             return a2.astype(dtype), a1.astype(dtype), "numpy"
     w1 = weight_symbols(spec1, "w") if weight1 is None else as_sympy_array(
@@ -192,6 +212,11 @@ def _boundary_mismatch(spec2, spec1, combined) -> str | None:
     """The first (axis, output, taps) where ``T2 T1`` and ``combined`` read
     different inputs, as a sentence; None when they agree everywhere."""
     m1, m2 = spec1.padding_mode, spec2.padding_mode
+    check_work(
+        40 * sum(o * k2 * k1 for o, k2, k1 in zip(
+            spec2.output_size, spec2.kernel_size, spec1.kernel_size)),
+        "comparing the boundaries of the two layers", "compose smaller layers",
+    )
     for a in range(spec1.rank):
         n, o1, o2 = spec1.input_size[a], spec1.output_size[a], spec2.output_size[a]
         s1, d1, (p1, _), k1 = spec1.stride[a], spec1.dilation[a], spec1.padding[a], (
@@ -268,7 +293,7 @@ def _kernel(spec2, spec1, combined, weight2, weight1):
     w2, w1, kind = _backend(weight2, weight1, spec2, spec1)
     for name, w, spec in (("weight2", w2, spec2), ("weight1", w1, spec1)):
         if tuple(w.shape) != tuple(spec.weight_shape):
-            raise ValueError(
+            raise SymtoeError(
                 f"{name} must have shape {tuple(spec.weight_shape)}, "
                 f"but got {tuple(w.shape)}"
             )
@@ -348,23 +373,22 @@ def compose(
     False
     """
     _check_pair(spec2, spec1)
-    if not isinstance(strict, bool):
-        raise ValueError(f"strict must be True or False, but got {strict!r}")
+    strict = boolean(strict, "strict")
     for name, spec in (("spec2", spec2), ("spec1", spec1)):
         if spec.transposed:
-            raise ValueError(
+            raise SymtoeError(
                 f"{name}.transposed must be False to compose (a transposed layer is the "
                 "transpose of a forward one; compose those), but got True"
             )
         if spec.bias:
-            raise ValueError(
+            raise SymtoeError(
                 f"{name}.bias must be False to compose (layer 2 of a padded bias is not a "
                 "per-channel constant at the boundary; compose the linear parts), "
                 "but got True"
             )
     specs, errors = _candidates(spec2, spec1)
     if not specs:
-        raise ValueError(f"spec2 after spec1 is not one layer: {errors}")
+        raise SymtoeError(f"spec2 after spec1 is not one layer: {errors}")
     reasons = []
     for spec in specs:
         reason = _boundary_mismatch(spec2, spec1, spec)
@@ -373,7 +397,7 @@ def compose(
         reasons.append(reason)
     reason = "; ".join(reasons + ([errors] if errors else []))
     if strict:
-        raise ValueError(
+        raise SymtoeError(
             f"spec2 after spec1 must be one layer for compose(strict=True), but {reason}"
         )
     spec = specs[0]

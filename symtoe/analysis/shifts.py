@@ -27,7 +27,15 @@ import math
 
 import numpy as np
 
-from ..core.spec import is_int
+from ..core.limits import SYMBOLIC_NONZEROS, check_budget, check_memory, check_work
+from ..core.validate import (
+    MAX_INDEX,
+    SymtoeError,
+    SymtoeTypeError,
+    choice,
+    integer,
+    is_int,
+)
 
 __all__ = [
     "SHIFT_MODES",
@@ -47,37 +55,51 @@ def normalize_size(size, name: str = "size") -> tuple[int, ...]:
     """A spatial size as a tuple of positive ints."""
     if is_int(size):
         size = (size,)
-    if (
-        not isinstance(size, (tuple, list))
-        or not size
-        or not all(is_int(v) and v >= 1 for v in size)
-    ):
-        raise ValueError(
+    if not isinstance(size, (tuple, list)) or not size or not all(is_int(v) for v in size):
+        raise SymtoeTypeError(
+            f"{name} must be a positive integer or a tuple of them, but got {size!r}"
+        )
+    if not all(1 <= v <= MAX_INDEX for v in size):
+        raise SymtoeError(
             f"{name} must be a positive integer or a tuple of them, but got {size!r}"
         )
     return tuple(int(v) for v in size)
 
 
 def normalize_shift(shift, rank: int, name: str = "shift") -> tuple[int, ...]:
-    """A shift as a tuple of ``rank`` ints (a bare int only when ``rank == 1``)."""
+    """A shift as a tuple of ``rank`` ints (a bare int only when ``rank == 1``),
+    each at most ``2**62`` in absolute value (int64 index arithmetic)."""
     if is_int(shift):
         shift = (shift,)
     if not isinstance(shift, (tuple, list)) or not all(is_int(v) for v in shift):
-        raise ValueError(
+        raise SymtoeTypeError(
             f"{name} must be an integer or a tuple of integers, but got {shift!r}"
         )
-    shift = tuple(int(v) for v in shift)
     if len(shift) != rank:
-        raise ValueError(
-            f"{name} must have one value per axis ({rank}), but got {shift!r}"
+        raise SymtoeError(
+            f"{name} must have one value per axis ({rank}), but got {tuple(shift)!r}"
         )
-    return shift
+    for v in shift:
+        if abs(v) > MAX_INDEX:
+            raise SymtoeError(
+                f"{name} must be integers between -2**62 and 2**62, but got {v}"
+            )
+    return tuple(int(v) for v in shift)
+
+
+def shift_rank(shift, name: str = "shift") -> int:
+    """How many trailing axes a shift given on its own acts on."""
+    if is_int(shift):
+        return 1
+    if isinstance(shift, (tuple, list)) and shift:
+        return len(shift)
+    raise SymtoeTypeError(
+        f"{name} must be an integer or a non-empty tuple of integers, but got {shift!r}"
+    )
 
 
 def normalize_mode(mode) -> str:
-    if mode not in SHIFT_MODES:
-        raise ValueError(f"mode must be one of {SHIFT_MODES}, but got {mode!r}")
-    return mode
+    return choice(mode, "mode", SHIFT_MODES)
 
 
 def normalize_axes(axes, rank: int) -> tuple[int, ...]:
@@ -87,13 +109,14 @@ def normalize_axes(axes, rank: int) -> tuple[int, ...]:
     if is_int(axes):
         axes = (axes,)
     if not isinstance(axes, (tuple, list)) or not all(is_int(a) for a in axes):
-        raise ValueError(f"axes must be an integer or a tuple of integers, but got {axes!r}")
-    out = sorted({int(a) % rank if -rank <= a < rank else rank for a in axes})
-    if out and out[-1] >= rank:
-        raise ValueError(
+        raise SymtoeTypeError(
+            f"axes must be an integer or a tuple of integers, but got {axes!r}"
+        )
+    if not axes or not all(-rank <= a < rank for a in axes):
+        raise SymtoeError(
             f"axes must be spatial axes in range(-{rank}, {rank}), but got {tuple(axes)!r}"
         )
-    return tuple(out)
+    return tuple(sorted({int(a) % rank for a in axes}))
 
 
 def _axis_source(n: int, t: int, mode: str) -> np.ndarray:
@@ -139,7 +162,7 @@ def shift_indices(size, shift, mode: str = "zero", channels: int = 1) -> np.ndar
     size = normalize_size(size)
     shift = normalize_shift(shift, len(size))
     mode = normalize_mode(mode)
-    channels = _channels(channels)
+    channels = _channels(channels, size)
     return _combine([_axis_source(n, t, mode) for n, t in zip(size, shift)], size, channels)
 
 
@@ -153,24 +176,44 @@ def reflection_indices(size, axes=None, channels: int = 1) -> np.ndarray:
     """
     size = normalize_size(size)
     axes = normalize_axes(axes, len(size))
-    channels = _channels(channels)
+    channels = _channels(channels, size)
     sources = [
         np.arange(n)[::-1].copy() if a in axes else np.arange(n) for a, n in enumerate(size)
     ]
     return _combine(sources, size, channels)
 
 
-def _channels(channels) -> int:
-    if not is_int(channels) or channels < 1:
-        raise ValueError(f"channels must be a positive integer, but got {channels!r}")
-    return int(channels)
+def _channels(channels, size) -> int:
+    """The channel count, once the index map it gives is known to fit."""
+    channels = integer(channels, "channels", minimum=1, maximum=MAX_INDEX)
+    check_work(
+        16 * channels * math.prod(size), f"the index map of {channels} x {size} points",
+        "apply_shift / apply_reflection act on an array without any map",
+    )
+    return channels
+
+
+def _check_matrix(size, channels, backend: str) -> None:
+    """Refuse the matrix of an index map on ``channels`` x ``size`` points
+    before the map is made (``channels`` itself is checked by the map)."""
+    choice(backend, "backend", BACKENDS)
+    _check_backend(channels * math.prod(size) if is_int(channels) else 1, backend)
+
+
+def _check_backend(n: int, backend: str) -> None:
+    if backend == "sympy":
+        check_budget(n, SYMBOLIC_NONZEROS, f"the sympy {n} x {n} matrix", "nonzeros",
+                     "use backend='torch' or apply_shift / apply_reflection")
+    else:
+        check_memory(n * n * 8, f"the dense {n} x {n} {backend} matrix",
+                     "use backend='sympy' (sparse) or apply_shift / apply_reflection")
 
 
 def index_map_matrix(src: np.ndarray, backend: str = "sympy"):
     """The 0/1 matrix ``P[i, src[i]] = 1`` of an index map (square)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, but got {backend!r}")
+    choice(backend, "backend", BACKENDS)
     n = len(src)
+    _check_backend(n, backend)
     rows = np.flatnonzero(src >= 0)
     cols = src[rows]
     if backend == "sympy":
@@ -222,6 +265,7 @@ def shift_matrix(size, shift, mode: str = "zero", channels: int = 1, *, backend=
     >>> shift_matrix(3, 1, "cyclic", backend="numpy").tolist()
     [[0, 0, 1], [1, 0, 0], [0, 1, 0]]
     """
+    _check_matrix(normalize_size(size), channels, backend)
     return index_map_matrix(shift_indices(size, shift, mode, channels), backend)
 
 
@@ -234,12 +278,17 @@ def reflection_matrix(size, axes=None, channels: int = 1, *, backend="sympy"):
     [0, 1],
     [1, 0]])
     """
+    _check_matrix(normalize_size(size), channels, backend)
     return index_map_matrix(reflection_indices(size, axes, channels), backend)
 
 
 def _spatial_dims(x, rank: int) -> list[int]:
+    if not isinstance(x, np.ndarray) and type(x).__module__.split(".")[0] != "torch":
+        raise SymtoeTypeError(
+            f"x must be a numpy array or a torch tensor, but got {type(x).__name__}"
+        )
     if x.ndim < rank:
-        raise ValueError(
+        raise SymtoeError(
             f"x must have at least {rank} dimensions (the last {rank} are spatial), "
             f"but got shape {tuple(x.shape)}"
         )
@@ -258,11 +307,8 @@ def apply_shift(x, shift, mode: str = "zero"):
     [2, 3, 4, 1]
     """
     mode = normalize_mode(mode)
-    if is_int(shift):
-        shift = (shift,)
-    rank = len(shift) if isinstance(shift, (tuple, list)) else 1
-    shift = normalize_shift(shift, rank)
-    dims = _spatial_dims(x, rank)
+    shift = normalize_shift(shift, shift_rank(shift))
+    dims = _spatial_dims(x, len(shift))
     for dim, t in zip(dims, shift):
         n = x.shape[dim]
         src = _axis_source(n, t, mode)
@@ -291,10 +337,11 @@ def apply_reflection(x, axes=None, rank: int | None = None):
     >>> apply_reflection(np.arange(6).reshape(1, 1, 2, 3), axes=(1,)).ravel().tolist()
     [2, 1, 0, 5, 4, 3]
     """
+    _spatial_dims(x, 0)  # x is an array
     if rank is None:
         rank = x.ndim - 2
     if not is_int(rank) or rank < 1:
-        raise ValueError(
+        raise SymtoeError(
             f"rank must be a positive number of spatial axes, but got {rank!r} "
             f"for x of shape {tuple(x.shape)}"
         )

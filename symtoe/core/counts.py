@@ -1,8 +1,10 @@
-"""Parameter counts of a layer, in closed form from the per-axis patterns.
+"""Parameter counts of a layer, in closed form.
 
-Every count is a product over spatial axes of a 1-D count times the number of
-connected channel pairs ``C_out * C_in / groups``, so nothing of the size of
-the matrix is ever built: a 512 -> 512, 3x3 layer at 224x224 is counted in
+Every count is a product over spatial axes of a 1-D count
+(:func:`symtoe.core.sizes.axis_sizes`, ``O(k)`` arithmetic per axis) times
+the number of connected channel pairs ``C_out * C_in / groups``, so nothing
+of the size of the matrix, nor of an axis, is ever built: a 512 -> 512, 3x3
+layer at 4096x4096, or a 1-D layer on ``10**9`` inputs, is counted in
 microseconds.
 """
 
@@ -10,9 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 
-from .pattern import axis_patterns
+from .limits import sizes_of
 from .spec import ConvSpec, check_spec
 
 __all__ = ["ParameterCounts", "count_parameters"]
@@ -62,7 +63,8 @@ def count_parameters(spec: ConvSpec) -> ParameterCounts:
 
     Closed form: with ``P = out_channels * in_channels / groups`` connected
     channel pairs and, per axis, ``nnz_a`` distinct entries, ``live_a`` taps
-    that read a real input and ``mac_a`` (row, tap) pairs that do::
+    that read a real input and ``mac_a`` (row, tap) pairs that do (each in
+    ``O(k)`` arithmetic, :mod:`symtoe.core.sizes`)::
 
         nonzeros = P * prod(nnz_a),  used = P * prod(live_a),  macs = P * prod(mac_a)
 
@@ -70,19 +72,12 @@ def count_parameters(spec: ConvSpec) -> ParameterCounts:
     ParameterCounts(dense=24, shared=3, used=3, bias=0, nonzeros=12, macs=12)
     """
     check_spec(spec)
-    return _count(spec)
-
-
-@lru_cache(maxsize=1024)
-def _count(spec: ConvSpec) -> ParameterCounts:
-    axes = axis_patterns(spec)
-    pairs = spec.out_channels * spec.in_channels // spec.groups
-    rows, cols = spec.matrix_shape
+    sizes = sizes_of(spec)
     return ParameterCounts(
-        dense=rows * cols,
+        dense=sizes.rows * sizes.cols,
         shared=math.prod(spec.weight_shape),
-        used=pairs * math.prod(int(ap.live_taps.sum()) for ap in axes),
+        used=sizes.used,
         bias=spec.out_channels if spec.bias else 0,
-        nonzeros=pairs * math.prod(ap.nonzeros for ap in axes),
-        macs=pairs * math.prod(ap.contributions for ap in axes),
+        nonzeros=sizes.nonzeros,
+        macs=sizes.macs,
     )

@@ -38,6 +38,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pattern import SharingPattern
+from .validate import SymtoeError, SymtoeTypeError, integer
+
 __all__ = ["FillPlan", "fill_plan"]
 
 # Rough costs on a CPU, in nanoseconds: what decides between plans, not a promise.
@@ -199,9 +202,13 @@ def fill_plan(pattern, depth: int | None = None) -> FillPlan:
     each value exactly once, from the gathered leaf it repeats, so all depths
     give the same values (``tests/test_fill.py`` checks each against torch).
     """
+    if not isinstance(pattern, SharingPattern):
+        raise SymtoeTypeError(
+            f"pattern must be a SharingPattern, but got {type(pattern).__name__}"
+        )
     rank = pattern.spec.rank
-    if depth is not None and not 0 <= depth <= rank:
-        raise ValueError(f"depth must be between 0 and {rank}, but got {depth}")
+    if depth is not None and integer(depth, "depth") not in range(rank + 1):
+        raise SymtoeError(f"depth must be between 0 and {rank}, but got {depth}")
     length = pattern.template_length
     best = FillPlan(0, pattern.template_weight, ((0, (length,), (1,), 0, (1,)),))
     best_cost = _CALL_NS + pattern.spec.out_channels * pattern.template_weight.size * _GATHER_NS

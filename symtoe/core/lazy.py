@@ -22,7 +22,9 @@ import numpy as np
 import sympy
 from sympy.core.symbol import Str
 from sympy.matrices.expressions.matexpr import MatrixElement, MatrixExpr
+from sympy.matrices.expressions.slice import MatrixSlice
 
+from .limits import EXPLICIT_ENTRIES, SYMBOLS, check_budget
 from .spec import ConvSpec, check_spec
 from .symbolic import (
     WeightSymbol,
@@ -31,13 +33,21 @@ from .symbolic import (
     symbolic_matrix,
     weight_symbols,
 )
+from .validate import name_string
 
-__all__ = ["LayerGeometry", "LazyConvMatrix", "lazy_symbolic_matrix", "MAX_EXPLICIT_ENTRIES"]
+__all__ = [
+    "LayerGeometry",
+    "LazyConvMatrix",
+    "LazySlice",
+    "lazy_symbolic_matrix",
+]
 
-#: ``as_explicit()`` of the whole matrix is refused above this many entries.
-MAX_EXPLICIT_ENTRIES = 4_000_000
-#: Substituting into the default symbols of a layer with more weights is refused.
-MAX_SUBSTITUTED_WEIGHTS = 1_000_000
+
+def _check_explicit(rows: int, cols: int) -> None:
+    check_budget(
+        rows * cols, EXPLICIT_ENTRIES, f"the explicit {rows} x {cols} matrix", "entries",
+        "print a corner (M[:4, :6].as_explicit()) or use symbolic_matrix(spec) (sparse)",
+    )
 
 
 class LayerGeometry(sympy.Atom):
@@ -69,7 +79,7 @@ class LazyConvMatrix(MatrixExpr):
     substitutes into the weights.  Indexing with integers gives the exact
     entry; slicing gives a ``MatrixSlice`` whose ``as_explicit()`` evaluates
     only the sliced entries.  ``as_explicit()`` of the whole matrix is refused
-    with a ValueError above :data:`MAX_EXPLICIT_ENTRIES` entries.
+    above :data:`symtoe.core.limits.EXPLICIT_ENTRIES` entries.
     """
 
     def __new__(cls, geometry: LayerGeometry, weights):
@@ -98,6 +108,12 @@ class LazyConvMatrix(MatrixExpr):
     def doit(self, **hints):
         return self
 
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        if type(item) is MatrixSlice:  # slices evaluate their entries at once
+            return LazySlice(item.parent, item.rowslice, item.colslice)
+        return item
+
     def _entry(self, i, j, **kwargs):
         i, j = sympy.sympify(i), sympy.sympify(j)
         if not (i.is_Integer and j.is_Integer):
@@ -112,24 +128,16 @@ class LazyConvMatrix(MatrixExpr):
         if not (isinstance(weights, Str) and isinstance(old, WeightSymbol)
                 and old.base == weights.name):
             return None
-        numel = int(np.prod(self.spec.weight_shape))
-        if numel > MAX_SUBSTITUTED_WEIGHTS:
-            raise ValueError(
-                f"the layer must have at most {MAX_SUBSTITUTED_WEIGHTS} weights to substitute "
-                f"into its default symbols, but has {numel}; pass explicit weights to "
-                "lazy_symbolic_matrix instead"
-            )
+        check_budget(
+            int(np.prod(self.spec.weight_shape)), SYMBOLS,
+            "substituting into the default symbols of the layer", "weights",
+            "pass explicit weights to lazy_symbolic_matrix instead",
+        )
         explicit = sympy.ImmutableDenseNDimArray(weight_symbols(self.spec, weights.name).tolist())
         return type(self)(self.args[0], explicit.subs(old, new))
 
     def as_explicit(self):
-        rows, cols = self.spec.matrix_shape
-        if rows * cols > MAX_EXPLICIT_ENTRIES:
-            raise ValueError(
-                f"the explicit matrix must have at most {MAX_EXPLICIT_ENTRIES} entries, but "
-                f"{rows} x {cols} has {rows * cols}; print a corner "
-                "(M[:4, :6].as_explicit()) or use symbolic_matrix(spec) (sparse)"
-            )
+        _check_explicit(*self.spec.matrix_shape)
         weight = self._weight
         if weight is None:
             weight = weight_symbols(self.spec, self._name)
@@ -140,6 +148,28 @@ class LazyConvMatrix(MatrixExpr):
 
     def _latex(self, printer):
         return r"T"
+
+
+class LazySlice(MatrixSlice):
+    """A slice of a :class:`LazyConvMatrix`: ``as_explicit()`` reads all its
+    entries at once (one :func:`~symtoe.core.symbolic.entry_values` call),
+    after checking their number against :data:`~symtoe.core.limits.EXPLICIT_ENTRIES`."""
+
+    def __getitem__(self, key):
+        item = super().__getitem__(key)
+        if type(item) is MatrixSlice and isinstance(item.parent, LazyConvMatrix):
+            return LazySlice(item.parent, item.rowslice, item.colslice)
+        return item
+
+    def as_explicit(self):
+        parent = self.parent
+        rows = np.arange(*(int(v) for v in self.rowslice))
+        cols = np.arange(*(int(v) for v in self.colslice))
+        _check_explicit(len(rows), len(cols))
+        r, c = np.meshgrid(rows, cols, indexing="ij")
+        values = entry_values(parent.spec, r.ravel(), c.ravel(), parent._weight,
+                              name=parent._name)
+        return sympy.ImmutableMatrix(len(rows), len(cols), values)
 
 
 def lazy_symbolic_matrix(spec: ConvSpec, weight=None, *, name: str = "w") -> LazyConvMatrix:
@@ -180,8 +210,8 @@ def lazy_symbolic_matrix(spec: ConvSpec, weight=None, *, name: str = "w") -> Laz
     w[2]
     """
     check_spec(spec)
+    name_string(name)
     if weight is None:
-        WeightSymbol(name)  # validates the name
         return LazyConvMatrix(LayerGeometry(spec), Str(name))
     weight = as_sympy_array(weight, spec.weight_shape, "weight")
     return LazyConvMatrix(LayerGeometry(spec), sympy.ImmutableDenseNDimArray(weight.tolist()))

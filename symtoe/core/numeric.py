@@ -19,51 +19,21 @@ Leading batch dimensions of the weight give batched matrices.
 from __future__ import annotations
 
 import math
-import os
 import warnings
-from functools import lru_cache
 
 import numpy as np
 import torch
 
-from .counts import count_parameters
 from .fill import fill_plan
+from .limits import byte_cache, check_memory, sizes_of
 from .pattern import sharing_pattern
 from .spec import ConvSpec, check_spec
+from .validate import SymtoeError, SymtoeTypeError, boolean, choice
 
 __all__ = ["numeric_matrix", "LAYOUTS"]
 
 LAYOUTS = ("dense", "coo", "csr")
 _INT32_MAX = 2**31 - 1
-
-
-def available_memory(device: torch.device) -> int:
-    """Bytes that can still be allocated on ``device`` (best effort)."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 2**62
-
-
-def _check_fits(nbytes: int, device: torch.device, what, advice: str) -> None:
-    """Refuse ``nbytes`` that ``device`` cannot hold; ``what()`` names them."""
-    if nbytes < 2**28:  # 256 MiB: not worth asking the system
-        return
-    available = available_memory(device)
-    if nbytes > available:
-        raise ValueError(
-            f"{what()} would need {nbytes / 2**30:.3g} GiB, more than the "
-            f"{available / 2**30:.3g} GiB available on {device}; {advice}"
-        )
 
 
 def _index_dtype(nnz: int, cols: int):
@@ -119,6 +89,14 @@ class _Lowering:
             self.crow = as_tensor(np.append(crow + np.arange(rows + 1), total).astype(dtype))
             self.col = as_tensor(col.astype(dtype))
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes it keeps alive: its index tensors and the pattern it reads
+        (counted here too, as the pattern cache may drop it first)."""
+        tensors = [v for v in vars(self).values() if isinstance(v, torch.Tensor)]
+        tensors += list(self.template)
+        return self.pattern.nbytes + sum(t.numel() * t.element_size() for t in tensors)
+
     def values(self, w2: torch.Tensor) -> torch.Tensor:
         """The values of every output channel, shape ``(*batch, C_out, L)``.
 
@@ -149,7 +127,7 @@ class _Lowering:
         return out
 
 
-@lru_cache(maxsize=8)
+@byte_cache("lowering")
 def _lowering(spec: ConvSpec, device: torch.device, augmented: bool, layout: str) -> _Lowering:
     return _Lowering(spec, device, augmented, layout)
 
@@ -196,9 +174,36 @@ def _buffer(shape: tuple[int, ...], like: torch.Tensor, *, zero: bool) -> torch.
 
 
 def _as_weight(weight, name: str, shape: tuple[int, ...]) -> torch.Tensor:
-    tensor = weight if isinstance(weight, torch.Tensor) else torch.as_tensor(weight)
-    if tuple(tensor.shape[tensor.ndim - len(shape):]) != shape or tensor.ndim < len(shape):
-        raise ValueError(
+    """``weight`` as a dense numeric tensor of ``(*batch, *shape)``."""
+    if isinstance(weight, torch.Tensor):
+        tensor = weight
+    else:
+        if weight is None or isinstance(weight, (str, bytes, dict, set)) or (
+            isinstance(weight, np.ndarray) and weight.dtype.kind not in "biufc"
+        ):
+            raise SymtoeTypeError(
+                f"{name} must be a torch tensor or an array of numbers, but got "
+                f"{type(weight).__name__}" + (" of objects (use symbolic_matrix for sympy "
+                                              "values)" if isinstance(weight, np.ndarray) else "")
+            )
+        try:
+            tensor = torch.as_tensor(weight)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise SymtoeTypeError(
+                f"{name} must be a torch tensor or an array of numbers, but got "
+                f"{type(weight).__name__} ({error})"
+            ) from None
+    if tensor.is_meta:
+        raise SymtoeError(f"{name} must hold values, but got a tensor on the meta device")
+    if tensor.layout != torch.strided:
+        raise SymtoeError(
+            f"{name} must be a dense (strided) tensor, but got layout {tensor.layout}; "
+            f"pass {name}.to_dense()"
+        )
+    if tensor.dtype == torch.bool:
+        raise SymtoeTypeError(f"{name} must hold numbers, but got a bool tensor")
+    if tensor.ndim < len(shape) or tuple(tensor.shape[tensor.ndim - len(shape):]) != shape:
+        raise SymtoeError(
             f"{name} must have shape {shape} (optionally with leading batch "
             f"dimensions), but got {tuple(tensor.shape)}"
         )
@@ -248,10 +253,10 @@ def numeric_matrix(
     that says to use ``layout="csr"``.
     """
     check_spec(spec)
-    if layout not in LAYOUTS:
-        raise ValueError(f"layout must be one of {LAYOUTS}, but got {layout!r}")
+    choice(layout, "layout", LAYOUTS)
+    augmented = boolean(augmented, "augmented")
     if bias is not None and not augmented:
-        raise ValueError(
+        raise SymtoeError(
             "bias is only part of the augmented matrix: pass augmented=True, "
             "or add the bias vector to T @ x yourself"
         )
@@ -260,31 +265,37 @@ def numeric_matrix(
     if augmented:
         if bias is None:
             if spec.bias:
-                raise ValueError(
+                raise SymtoeError(
                     "bias must be given when spec.bias is True and augmented=True"
                 )
             bias = weight.new_zeros(*batch, spec.out_channels)
         bias = _as_weight(bias, "bias", spec.bias_shape)
-        bias = torch.broadcast_to(bias.to(weight.device, weight.dtype), (*batch, spec.out_channels))
+        dtype = torch.promote_types(weight.dtype, bias.dtype)  # a complex bias stays complex
+        weight = weight.to(dtype)
+        try:
+            bias = torch.broadcast_to(bias.to(weight.device, dtype), (*batch, spec.out_channels))
+        except RuntimeError:
+            raise SymtoeError(
+                f"bias must have shape {(*batch, spec.out_channels)} (the weight's batch), "
+                f"but got {tuple(bias.shape)}"
+            ) from None
 
     rows, cols = spec.matrix_shape
     n_rows, n_cols = rows + augmented, cols + augmented
-    nnz = count_parameters(spec).nonzeros
+    nnz = sizes_of(spec).nonzeros
     n_batch = math.prod(batch)
     itemsize = weight.element_size()
     if layout == "dense":
-        _check_fits(
+        check_memory(
             n_batch * n_rows * n_cols * itemsize,
-            weight.device,
-            lambda: f"the dense {n_rows} x {n_cols} matrix" + (f" (batch {batch})" * bool(batch)),
-            "use layout='csr'",
+            f"the dense {n_rows} x {n_cols} matrix" + (f" (batch {batch})" * bool(batch)),
+            "use layout='csr'", weight.device,
         )
     else:
-        _check_fits(
+        check_memory(
             (n_batch * (itemsize + 8) + 24) * (nnz + n_rows + 1),
-            weight.device,
-            lambda: f"the {layout} matrix with {nnz} nonzeros",
-            "use count_parameters(spec) for its sizes, or a smaller layer",
+            f"the {layout} matrix with {nnz} nonzeros",
+            "use count_parameters(spec) for its sizes, or a smaller layer", weight.device,
         )
 
     lowering = _lowering(spec, weight.device, augmented, layout)

@@ -34,18 +34,24 @@ The pattern is separable, and it is built that way:
    ``W2[o, c*K + tap]`` gives the CSR values of all rows directly.
 
 Nothing here loops over matrix entries; per-axis tables are ``O(n k)`` and the
-combination is numpy broadcasting.
+combination is numpy broadcasting.  Sizes are known before anything is built
+(:mod:`symtoe.core.sizes`, in closed form), and :mod:`symtoe.core.limits`
+refuses a pattern that would not fit before it is built; built patterns are
+cached within a byte budget.  Single entries are read without any table
+(:func:`entry_weights`), so a corner of any layer costs ``O(entries * k)``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 
-from .spec import ConvSpec, check_spec
+from .limits import ENTRY_CELLS, byte_cache, check_axis, check_budget, check_pattern
+from .spec import PADDING_MODES, ConvSpec, check_spec, output_length
+from .validate import SymtoeError, SymtoeTypeError, boolean, choice, integer, is_int
 
 __all__ = [
     "AxisPattern",
@@ -103,9 +109,24 @@ class AxisPattern:
         """Nonzero entries per column (how many outputs read each input)."""
         return np.bincount(self.cols[self.valid], minlength=self.n_cols)
 
+    @property
+    def nbytes(self) -> int:
+        return self.cols.nbytes + self.valid.nbytes + self.taps.nbytes
+
 
 def fold_positions(m: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """Map padded positions to real input positions: (column, valid)."""
+    """Map padded positions ``m`` to real input positions: ``(column, valid)``.
+
+    The one fold of symtoe (torch's ``F.pad`` modes on a grid of ``n``):
+    zeros drops positions outside ``[0, n)`` (``valid`` False), circular
+    wraps them (``m mod n``), reflect mirrors them about the end points
+    without repeating them (``-m``, ``2(n-1) - m``; padding ``< n``) and
+    replicate clamps them.
+
+    >>> [c.tolist() for c in fold_positions(np.arange(-2, 6), 4, "reflect")]
+    [[2, 1, 0, 1, 2, 3, 2, 1], [True, True, True, True, True, True, True, True]]
+    """
+    integer(n, "n", minimum=1)
     if mode == "zeros":
         valid = (m >= 0) & (m < n)
         return np.where(valid, m, 0), valid
@@ -114,12 +135,13 @@ def fold_positions(m: np.ndarray, n: int, mode: str) -> tuple[np.ndarray, np.nda
     elif mode == "reflect":
         col = np.abs(m)
         col = np.where(col >= n, 2 * (n - 1) - col, col)
-    else:  # replicate
+    elif mode == "replicate":
         col = np.clip(m, 0, n - 1)
-    return col, np.ones(m.shape, dtype=bool)
+    else:
+        choice(mode, "mode", PADDING_MODES)
+    return col, np.ones(np.shape(m), dtype=bool)
 
 
-@lru_cache(maxsize=512)
 def axis_pattern(
     n: int,
     k: int,
@@ -135,22 +157,38 @@ def axis_pattern(
 
     Forward: ``T[i, fold(i*s - p_left + j*d)] += w[j]``.  Transposed:
     ``T[i*s - p_left + j*d, i] += w[j]`` for output rows in range.  With
-    ``flip`` the tap index is ``k-1-j``.
+    ``flip`` the tap index is ``k-1-j``.  The arguments are those of a 1-D
+    :class:`~symtoe.core.spec.ConvSpec` and are validated like them; the
+    table is ``O(n k)`` and refused when it cannot fit in memory.
 
     >>> ap = axis_pattern(6, 3, 1, (0, 0), 1)
     >>> ap.cols[0], ap.taps[0, :, 0]
     (array([0, 1, 2]), array([0, 1, 2]))
     """
+    if not (isinstance(padding, (tuple, list)) and len(padding) == 2):
+        raise SymtoeError(f"padding must be a (left, right) pair, but got {padding!r}")
+    choice(mode, "mode", PADDING_MODES)
+    spec = ConvSpec(  # validates every argument with ConvSpec's rules and words
+        1, 1, k, input_size=n, stride=s, padding=(tuple(padding),), dilation=d,
+        padding_mode=mode, transposed=boolean(transposed, "transposed"),
+        output_padding=output_padding, flip=boolean(flip, "flip"),
+    )
+    return axis_patterns(spec)[0]
+
+
+@byte_cache("axis")
+def _axis_pattern(n, k, s, padding, d, mode, transposed, output_padding, flip) -> AxisPattern:
+    check_axis(n, k, s, padding, d, transposed, output_padding)
     pl, pr = padding
     j = np.arange(k)
+    n_rows = output_length(n, k, s, padding, d, transposed=transposed,
+                           output_padding=output_padding)
     if transposed:
-        n_rows = (n - 1) * s - pl - pr + d * (k - 1) + output_padding + 1
         m = np.arange(n_rows)[:, None] + pl - j * d  # = i * s for the input i read
         col = m // s
         valid = (m % s == 0) & (col >= 0) & (col < n)
         col = np.where(valid, col, 0)
     else:
-        n_rows = (n + pl + pr - d * (k - 1) - 1) // s + 1
         m = np.arange(n_rows)[:, None] * s - pl + j * d
         col, valid = fold_positions(m, n, mode)
     tap = np.broadcast_to(k - 1 - j if flip else j, col.shape)
@@ -183,59 +221,77 @@ def axis_pattern(
 
 
 def axis_patterns(spec: ConvSpec) -> tuple[AxisPattern, ...]:
-    """The per-axis patterns of a spec, one per spatial axis."""
+    """The per-axis patterns of a spec, one per spatial axis (cached)."""
+    check_spec(spec)
     return tuple(
-        axis_pattern(
-            n, k, s, pad, d, spec.padding_mode, spec.transposed, op, spec.flip
-        )
-        for n, k, s, pad, d, op in zip(
-            spec.input_size,
-            spec.kernel_size,
-            spec.stride,
-            spec.padding,
-            spec.dilation,
-            spec.output_padding,
-        )
+        _axis_pattern(n, k, s, pad, d, spec.padding_mode, spec.transposed, op, spec.flip)
+        for n, k, s, pad, d, op in spec.axes()
     )
+
+
+def _entry_indices(values, name: str, size: int) -> np.ndarray:
+    """Row or column indices as a 1-D int64 array, each in ``range(-size, size)``
+    (negative ones count from the end, as in numpy)."""
+    array = np.atleast_1d(np.asarray(values))
+    if array.ndim > 1 or not (array.dtype.kind in "iu" or (
+        array.dtype == object and all(is_int(v) for v in array.tolist())
+    )):
+        raise SymtoeTypeError(f"{name} must be integers, but got {values!r}")
+    if array.size and not (-size <= array.min() and array.max() < size):
+        bad = array.min() if array.min() < -size else array.max()
+        raise SymtoeError(f"{name} must lie in range(-{size}, {size}), but got {bad}")
+    return array.astype(np.int64) % size
 
 
 def entry_weights(spec: ConvSpec, rows, cols) -> tuple[np.ndarray, np.ndarray]:
     """Which weights fill the entries ``(rows[a], cols[a])``: arrays ``(a, p)``.
 
     ``p`` indexes ``weight.flatten()``; an entry filled by folded taps gives
-    one pair per tap, an entry that is zero gives none.  Reads the per-axis
-    patterns only (the matrix is their product times the channel blocks), so
-    it costs ``O(len(rows) * slots)`` whatever the size of the layer: this is
-    how a corner of an ImageNet-size matrix is read without building it.
+    one pair per tap, an entry that is zero gives none.  No table is built:
+    per axis, output position ``i`` and input position ``m`` meet at the taps
+    ``j`` with ``fold(i*s - p_left + j*d) == m`` (a transposed layer: ``m*s -
+    p_left + j*d == i``), found among the ``k`` taps of each requested entry.
+    So it costs ``O(len(rows) * prod(kernel_size))`` whatever the size of
+    the layer: this is how a corner of an ImageNet-size matrix is read.
 
     >>> spec = ConvSpec(1, 1, 3, input_size=5)
     >>> [a.tolist() for a in entry_weights(spec, [0, 0, 1], [1, 4, 1])]
     [[0, 2], [1, 0]]
     """
-    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    check_spec(spec)
+    n_rows, n_cols = spec.matrix_shape
+    k_total = math.prod(spec.kernel_size)
+    count = np.size(rows) if isinstance(rows, np.ndarray) else len(np.atleast_1d(rows))
+    check_budget(count * k_total, ENTRY_CELLS, f"reading {count:,} entries",
+                 "(entry, tap) cells", "read fewer entries at a time")
+    rows = _entry_indices(rows, "rows", n_rows)
+    cols = _entry_indices(cols, "cols", n_cols)
+    if rows.shape != cols.shape:
+        raise SymtoeError(
+            f"rows and cols must have one index per entry, but got {len(rows)} and {len(cols)}"
+        )
     out_sp, in_sp = spec.output_size, spec.input_size
     o, r_flat = np.divmod(rows, math.prod(out_sp))
     c, m_flat = np.divmod(cols, math.prod(in_sp))
-    r_axes = np.unravel_index(r_flat, out_sp)
-    m_axes = np.unravel_index(m_flat, in_sp)
     cog, cg = spec.out_channels // spec.groups, spec.in_channels // spec.groups
-    ok = o // cog == c // cg
-    tap = np.zeros((len(rows), 1), dtype=np.int64)
-    present = np.ones((len(rows), 1), dtype=bool)
-    for ap, r, m, k in zip(axis_patterns(spec), r_axes, m_axes, spec.kernel_size):
-        match = (ap.cols[r] == m[:, None]) & ap.valid[r]  # (entries, slots)
-        ok &= match.any(axis=1)
-        taps = ap.taps[r, match.argmax(axis=1)]  # (entries, multiplicity)
-        # every combination of the folds of the axes so far with this one
-        tap = (tap[:, :, None] * k + taps[:, None, :]).reshape(len(rows), -1)
-        present = (present[:, :, None] & (taps >= 0)[:, None, :]).reshape(len(rows), -1)
-    k_total = math.prod(spec.kernel_size)
+    hit = (o // cog == c // cg)[:, None]  # (entries, taps so far), taps row-major
+    axes = zip(np.unravel_index(r_flat, out_sp), np.unravel_index(m_flat, in_sp), spec.axes())
+    for r, m, (n, k, s, (pl, _), d, _) in axes:
+        j = np.arange(k)
+        if spec.transposed:  # input m writes output m*s - pl + j*d
+            match = m[:, None] * s - pl + j * d == r[:, None]
+        else:
+            col, valid = fold_positions(r[:, None] * s - pl + j * d, n, spec.padding_mode)
+            match = valid & (col == m[:, None])
+        if spec.flip:  # position j holds tap k-1-j
+            match = match[:, ::-1]
+        hit = (hit[:, :, None] & match[:, None, :]).reshape(len(rows), -1)
+    entry, tap = np.nonzero(hit)
     if spec.transposed:
-        p = (c[:, None] * cog + (o % cog)[:, None]) * k_total + tap
+        p = (c[entry] * cog + o[entry] % cog) * k_total + tap
     else:
-        p = (o[:, None] * cg + (c % cg)[:, None]) * k_total + tap
-    keep = present & ok[:, None]
-    return np.broadcast_to(np.arange(len(rows))[:, None], keep.shape)[keep], p[keep]
+        p = (o[entry] * cg + c[entry] % cg) * k_total + tap
+    return entry, p
 
 
 def _outer(arrays: list[np.ndarray], strides: list[int], rank: int) -> np.ndarray:
@@ -408,12 +464,35 @@ class SharingPattern:
             return w.reshape(*batch, spec.out_channels, cg * k_total)
         return weight.reshape(*batch, spec.out_channels, cg * k_total)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the template (the per-axis patterns are cached apart)."""
+        return sum(a.nbytes for a in (
+            self.template_row, self.template_col, self.template_weight, self.row_ptr
+        ))
+
     def __repr__(self) -> str:
         return f"SharingPattern({self.spec!r}, nnz={self.nnz})"
 
 
-@lru_cache(maxsize=64)
 def sharing_pattern(spec: ConvSpec) -> SharingPattern:
-    """The (cached) :class:`SharingPattern` of a spec."""
+    """The :class:`SharingPattern` of a spec: cached within a byte budget, and
+    refused (:class:`~symtoe.core.validate.SizeLimitError`) before it is
+    built when it would not fit in memory."""
     check_spec(spec)
+    return _sharing_pattern(spec)
+
+
+@byte_cache("pattern")
+def _sharing_pattern(spec: ConvSpec) -> SharingPattern:
+    check_pattern(spec)
     return SharingPattern(spec)
+
+
+# the caches, as functools.lru_cache exposes them
+sharing_pattern.cache_info, sharing_pattern.cache_clear = (
+    _sharing_pattern.cache_info, _sharing_pattern.cache_clear
+)
+axis_pattern.cache_info, axis_pattern.cache_clear = (
+    _axis_pattern.cache_info, _axis_pattern.cache_clear
+)

@@ -18,39 +18,53 @@ size ``n``, kernel ``k``, stride ``s``, dilation ``d``, padding
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
-from numbers import Integral
 
-__all__ = ["ConvSpec", "PADDING_MODES", "PADDING_STRINGS", "check_spec"]
+from .validate import MAX_INDEX, SymtoeError, SymtoeTypeError, boolean, choice, integer, is_int
+
+__all__ = ["ConvSpec", "PADDING_MODES", "PADDING_STRINGS", "check_spec", "output_length"]
 
 PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 PADDING_STRINGS = ("valid", "same", "full")
 
 
+def output_length(
+    n: int, k: int, s: int, padding: tuple[int, int], d: int, *,
+    transposed: bool = False, output_padding: int = 0,
+) -> int:
+    """Output size of one axis: the one formula every module uses.
+
+    Forward ``(n + p_left + p_right - d*(k-1) - 1) // s + 1``; transposed
+    ``(n-1)*s - p_left - p_right + d*(k-1) + output_padding + 1`` (torch's).
+
+    >>> output_length(224, 3, 2, (1, 1), 1), output_length(4, 3, 2, (1, 1), 1, transposed=True)
+    (112, 7)
+    """
+    for name, value, least in (("n", n, 1), ("k", k, 1), ("s", s, 1), ("d", d, 1),
+                               ("output_padding", output_padding, 0)):
+        integer(value, name, minimum=least)
+    if not (isinstance(padding, (tuple, list)) and len(padding) == 2):
+        raise SymtoeTypeError(f"padding must be a (left, right) pair, but got {padding!r}")
+    pl, pr = (integer(p, "padding", minimum=0) for p in padding)
+    if transposed:
+        return (n - 1) * s - pl - pr + d * (k - 1) + output_padding + 1
+    return (n + pl + pr - d * (k - 1) - 1) // s + 1
+
+
 def _per_axis(name: str, value, rank: int, *, minimum: int) -> tuple[int, ...]:
     """Normalise an int or per-axis tuple to a tuple of ``rank`` ints >= minimum."""
-    rule = "a positive integer" if minimum == 1 else "a non-negative integer"
     if is_int(value):
-        values = (int(value),) * rank
-    elif isinstance(value, (tuple, list)) and all(is_int(v) for v in value):
-        values = tuple(int(v) for v in value)
-        if len(values) != rank:
-            raise ValueError(
-                f"{name} must have one value per axis of input_size ({rank}), "
-                f"but got {tuple(value)!r}"
-            )
-    else:
-        raise ValueError(f"{name} must be {rule} or a tuple of them, but got {value!r}")
-    for v in values:
-        if v < minimum:
-            raise ValueError(f"{name} must be {rule}, but got {v}")
-    return values
-
-
-def is_int(value) -> bool:
-    """An integer (Python or numpy), but not a bool."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
+        value = (value,) * rank
+    elif not (isinstance(value, (tuple, list)) and value and all(is_int(v) for v in value)):
+        rule = "a positive integer" if minimum == 1 else "a non-negative integer"
+        raise SymtoeTypeError(f"{name} must be {rule} or a tuple of them, but got {value!r}")
+    if len(value) != rank:
+        raise SymtoeError(
+            f"{name} must have one value per axis of input_size ({rank}), "
+            f"but got {tuple(value)!r}"
+        )
+    return tuple(integer(v, name, minimum=minimum, maximum=MAX_INDEX) for v in value)
 
 
 def _pairs(value, rank: int) -> tuple[tuple[int, int], ...]:
@@ -59,26 +73,102 @@ def _pairs(value, rank: int) -> tuple[tuple[int, int], ...]:
         isinstance(value, (tuple, list)) and all(is_int(v) for v in value)
     ):
         return tuple((p, p) for p in _per_axis("padding", value, rank, minimum=0))
-    if isinstance(value, (tuple, list)) and all(
+    if isinstance(value, (tuple, list)) and value and all(
         isinstance(v, (tuple, list)) and len(v) == 2 and all(is_int(u) for u in v)
         for v in value
     ):
         if len(value) != rank:
-            raise ValueError(
+            raise SymtoeError(
                 f"padding must have one (left, right) pair per axis of input_size "
                 f"({rank}), but got {tuple(value)!r}"
             )
-        pairs = tuple((int(a), int(b)) for a, b in value)
-        for pair in pairs:
+        for pair in value:
             if min(pair) < 0:
-                raise ValueError(
-                    f"padding must be non-negative, but got {pair} in {tuple(value)!r}"
+                raise SymtoeError(
+                    f"padding must be non-negative, but got {tuple(pair)} in {tuple(value)!r}"
                 )
-        return pairs
-    raise ValueError(
+        return tuple(
+            (integer(a, "padding", maximum=MAX_INDEX), integer(b, "padding", maximum=MAX_INDEX))
+            for a, b in value
+        )
+    raise SymtoeTypeError(
         "padding must be an int, a per-axis tuple, per-axis (left, right) pairs, "
         f"or one of {PADDING_STRINGS}, but got {value!r}"
     )
+
+
+def resolve_padding(padding, rank: int, span, stride, *, flip: bool, transposed: bool):
+    """``padding`` (a word or numbers) as per-axis ``(left, right)`` pairs.
+
+    ``span`` is ``d*(k-1)`` per axis.  "valid" is 0, "full" is ``span`` on
+    each side, "same" splits ``span`` as torch does (``left = span // 2``;
+    scipy's mirror image when ``flip``: see ``../shared/THEORY.md``).
+    """
+    if not isinstance(padding, str):
+        pads = _pairs(padding, rank)
+        if transposed and any(a != b for a, b in pads):
+            raise SymtoeError(
+                "padding must be symmetric when transposed=True (as in torch's "
+                f"ConvTransposeNd), but got {padding!r}"
+            )
+        return pads
+    if padding not in PADDING_STRINGS:
+        raise SymtoeError(
+            f"padding must be one of {PADDING_STRINGS} or integers, but got {padding!r}"
+        )
+    if transposed:
+        raise SymtoeError(
+            "padding must be integers when transposed=True (as in torch's "
+            f"ConvTransposeNd), but got {padding!r}"
+        )
+    if padding == "valid":
+        return ((0, 0),) * rank
+    if padding == "full":
+        return tuple((t, t) for t in span)
+    if any(si != 1 for si in stride):
+        raise SymtoeError(f"padding='same' needs stride 1 (as in torch), but got stride={stride}")
+    # torch puts the odd extra element on the right; scipy's convolve(mode="same")
+    # on a flipped kernel puts it on the left.
+    return tuple((t - t // 2, t // 2) if flip else (t // 2, t - t // 2) for t in span)
+
+
+def _check_geometry(n, k, s, pads, d, op, *, mode: str, transposed: bool) -> None:
+    """torch's limits on a resolved geometry, and sizes that fit int64 indices."""
+    where = f"kernel_size={k}, dilation={d}, input_size={n}, padding={pads}"
+    if transposed:
+        for o_pad, si, di in zip(op, s, d):
+            if o_pad >= max(si, di):
+                raise SymtoeError(
+                    "output_padding must be smaller than max(stride, dilation), "
+                    f"but got output_padding={op} with stride={s}, dilation={d}"
+                )
+    elif any(op):
+        raise SymtoeError(f"output_padding must be 0 unless transposed=True, but got {op}")
+    for axis in zip(n, k, s, pads, d, op):
+        ni, ki, si, (pl, pr), di, o_pad = axis
+        if transposed:
+            if output_length(ni, ki, si, (pl, pr), di, transposed=True, output_padding=o_pad) < 1:
+                raise SymtoeError(
+                    "padding must leave a positive output size for a transposed "
+                    f"layer, but got padding={pads} with input_size={n}, "
+                    f"kernel_size={k}, stride={s}, dilation={d}"
+                )
+            continue
+        if di * (ki - 1) + 1 > ni + pl + pr:
+            raise SymtoeError(
+                "kernel_size must fit the padded input: the dilated kernel "
+                f"spans {di * (ki - 1) + 1} > padded input {ni + pl + pr} ({where})"
+            )
+        if mode == "reflect" and max(pl, pr) >= ni:
+            raise SymtoeError(
+                "padding must be smaller than input_size for padding_mode='reflect' "
+                f"(torch's limit), but got padding={pads} with input_size={n}"
+            )
+        if mode == "circular" and max(pl, pr) > ni:
+            raise SymtoeError(
+                "padding must be at most input_size for padding_mode='circular' "
+                f"(torch's limit), but got padding={pads} with input_size={n}"
+            )
 
 
 @dataclass(frozen=True, init=False)
@@ -154,145 +244,55 @@ class ConvSpec:
         output_padding=0,
         flip: bool = False,
     ):
-        set_ = object.__setattr__
         if is_int(input_size):
             input_size = (input_size,)
         if not isinstance(input_size, (tuple, list)) or not 1 <= len(input_size) <= 3:
-            raise ValueError(
+            raise SymtoeTypeError(
                 "input_size must be an int or a tuple of 1 to 3 spatial sizes, "
                 f"but got {input_size!r}"
             )
         rank = len(input_size)
-        for name, value in (
-            ("in_channels", in_channels),
-            ("out_channels", out_channels),
-            ("groups", groups),
-        ):
-            if not is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, but got {value!r}")
-        for name in ("in_channels", "out_channels"):
-            channels = locals()[name]
+        c_in = integer(in_channels, "in_channels", minimum=1, maximum=MAX_INDEX)
+        c_out = integer(out_channels, "out_channels", minimum=1, maximum=MAX_INDEX)
+        groups = integer(groups, "groups", minimum=1)
+        for name, channels in (("in_channels", c_in), ("out_channels", c_out)):
             if channels % groups:
-                raise ValueError(
+                raise SymtoeError(
                     f"{name} must be divisible by groups, but {groups} does not "
                     f"divide {channels}"
                 )
-        for name, value in (("bias", bias), ("transposed", transposed), ("flip", flip)):
-            if not isinstance(value, bool):
-                raise ValueError(f"{name} must be True or False, but got {value!r}")
-        if padding_mode not in PADDING_MODES:
-            raise ValueError(
-                f"padding_mode must be one of {PADDING_MODES}, but got {padding_mode!r}"
-            )
+        bias, transposed, flip = (
+            boolean(bias, "bias"), boolean(transposed, "transposed"), boolean(flip, "flip")
+        )
+        choice(padding_mode, "padding_mode", PADDING_MODES)
         if transposed and padding_mode != "zeros":
-            raise ValueError(
+            raise SymtoeError(
                 "padding_mode must be 'zeros' when transposed=True (as in torch's "
                 f"ConvTransposeNd), but got {padding_mode!r}"
             )
-
         n = _per_axis("input_size", tuple(input_size), rank, minimum=1)
         k = _per_axis("kernel_size", kernel_size, rank, minimum=1)
         s = _per_axis("stride", stride, rank, minimum=1)
         d = _per_axis("dilation", dilation, rank, minimum=1)
         op = _per_axis("output_padding", output_padding, rank, minimum=0)
         span = tuple(di * (ki - 1) for di, ki in zip(d, k))
+        pads = resolve_padding(padding, rank, span, s, flip=flip, transposed=transposed)
+        _check_geometry(n, k, s, pads, d, op, mode=padding_mode, transposed=transposed)
 
-        if isinstance(padding, str):
-            if padding not in PADDING_STRINGS:
-                raise ValueError(
-                    f"padding must be one of {PADDING_STRINGS} or integers, "
-                    f"but got {padding!r}"
-                )
-            if transposed:
-                raise ValueError(
-                    "padding must be integers when transposed=True (as in torch's "
-                    f"ConvTransposeNd), but got {padding!r}"
-                )
-            if padding == "valid":
-                pads = ((0, 0),) * rank
-            elif padding == "full":
-                pads = tuple((t, t) for t in span)
-            else:  # "same"
-                if any(si != 1 for si in s):
-                    raise ValueError(
-                        "padding='same' needs stride 1 (as in torch), but got "
-                        f"stride={s}"
-                    )
-                # torch puts the odd extra element on the right; scipy's
-                # convolve(mode="same") on a flipped kernel puts it on the left.
-                pads = tuple(
-                    (t - t // 2, t // 2) if flip else (t // 2, t - t // 2) for t in span
-                )
-        else:
-            pads = _pairs(padding, rank)
-            if transposed and any(a != b for a, b in pads):
-                raise ValueError(
-                    "padding must be symmetric when transposed=True (as in torch's "
-                    f"ConvTransposeNd), but got {padding!r}"
-                )
-
-        if transposed:
-            for o_pad, si, di in zip(op, s, d):
-                if o_pad >= max(si, di):
-                    raise ValueError(
-                        "output_padding must be smaller than max(stride, dilation), "
-                        f"but got output_padding={op} with stride={s}, dilation={d}"
-                    )
-        elif any(op):
-            raise ValueError(
-                f"output_padding must be 0 unless transposed=True, but got {op}"
+        values = dict(
+            in_channels=c_in, out_channels=c_out, kernel_size=k, input_size=n, stride=s,
+            padding=pads, dilation=d, groups=groups, bias=bias, padding_mode=padding_mode,
+            transposed=transposed, output_padding=op, flip=flip,
+        )
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+        rows, cols = self.matrix_shape
+        if max(rows, cols) >= MAX_INDEX:
+            raise SymtoeError(
+                f"the layer's matrix must have fewer than 2**62 rows and columns (int64 "
+                f"indices), but {c_out} x {self.output_size} by {c_in} x {n} gives "
+                f"{rows} x {cols}"
             )
-
-        if not transposed:
-            for ni, (pl, pr), sp in zip(n, pads, span):
-                if sp + 1 > ni + pl + pr:
-                    raise ValueError(
-                        "kernel_size must fit the padded input: the dilated kernel "
-                        f"spans {sp + 1} > padded input {ni + pl + pr} "
-                        f"(kernel_size={k}, dilation={d}, input_size={n}, "
-                        f"padding={pads})"
-                    )
-            if padding_mode == "reflect":
-                for ni, pair in zip(n, pads):
-                    if max(pair) >= ni:
-                        raise ValueError(
-                            "padding must be smaller than input_size for "
-                            f"padding_mode='reflect' (torch's limit), but got "
-                            f"padding={pads} with input_size={n}"
-                        )
-            if padding_mode == "circular":
-                for ni, pair in zip(n, pads):
-                    if max(pair) > ni:
-                        raise ValueError(
-                            "padding must be at most input_size for "
-                            f"padding_mode='circular' (torch's limit), but got "
-                            f"padding={pads} with input_size={n}"
-                        )
-        else:
-            for ni, (pl, pr), sp, si, o_pad in zip(n, pads, span, s, op):
-                if (ni - 1) * si - pl - pr + sp + o_pad + 1 < 1:
-                    raise ValueError(
-                        "padding must leave a positive output size for a transposed "
-                        f"layer, but got padding={pads} with input_size={n}, "
-                        f"kernel_size={k}, stride={s}, dilation={d}"
-                    )
-
-        for name, value in (
-            ("in_channels", int(in_channels)),
-            ("out_channels", int(out_channels)),
-            ("kernel_size", k),
-            ("input_size", n),
-            ("stride", s),
-            ("padding", pads),
-            ("dilation", d),
-            ("groups", int(groups)),
-            ("bias", bias),
-            ("padding_mode", padding_mode),
-            ("transposed", transposed),
-            ("output_padding", op),
-            ("flip", flip),
-        ):
-            set_(self, name, value)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -302,25 +302,33 @@ class ConvSpec:
 
     @cached_property
     def output_size(self) -> tuple[int, ...]:
-        """Spatial size of one output sample."""
-        if self.transposed:
-            return tuple(
-                (n - 1) * s - pl - pr + d * (k - 1) + op + 1
-                for n, s, (pl, pr), d, k, op in zip(
-                    self.input_size,
-                    self.stride,
-                    self.padding,
-                    self.dilation,
-                    self.kernel_size,
-                    self.output_padding,
-                )
-            )
+        """Spatial size of one output sample (:func:`output_length` per axis)."""
         return tuple(
-            (n + pl + pr - d * (k - 1) - 1) // s + 1
-            for n, (pl, pr), d, k, s in zip(
-                self.input_size, self.padding, self.dilation, self.kernel_size, self.stride
-            )
+            output_length(n, k, s, pad, d, transposed=self.transposed, output_padding=op)
+            for n, k, s, pad, d, op in self.axes()
         )
+
+    def axes(self) -> tuple[tuple, ...]:
+        """Per spatial axis: ``(n, k, s, (p_left, p_right), d, output_padding)``."""
+        return tuple(zip(
+            self.input_size, self.kernel_size, self.stride, self.padding, self.dilation,
+            self.output_padding,
+        ))
+
+    def __str__(self) -> str:
+        """Short form: the channels, then the arguments that differ from the defaults.
+
+        >>> print(ConvSpec(3, 8, 3, input_size=(32, 32), padding=1))
+        ConvSpec(3 -> 8, kernel_size=(3, 3), input_size=(32, 32), padding=((1, 1), (1, 1)))
+        """
+        defaults = ConvSpec(1, 1, 1, input_size=(1,) * self.rank)
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)
+            if f.name in ("kernel_size", "input_size")
+            or (f.name not in ("in_channels", "out_channels")
+                and getattr(self, f.name) != getattr(defaults, f.name))
+        ]
+        return f"ConvSpec({self.in_channels} -> {self.out_channels}, {', '.join(shown)})"
 
     @cached_property
     def weight_shape(self) -> tuple[int, ...]:
@@ -349,22 +357,13 @@ class ConvSpec:
 
     def replace(self, **changes) -> ConvSpec:
         """A copy with some arguments changed (validated again)."""
-        args = {
-            "input_size": self.input_size,
-            "stride": self.stride,
-            "padding": self.padding,
-            "dilation": self.dilation,
-            "groups": self.groups,
-            "bias": self.bias,
-            "padding_mode": self.padding_mode,
-            "transposed": self.transposed,
-            "output_padding": self.output_padding,
-            "flip": self.flip,
-            "in_channels": self.in_channels,
-            "out_channels": self.out_channels,
-            "kernel_size": self.kernel_size,
-        }
-        args.update(changes)
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise SymtoeTypeError(
+                f"replace() takes ConvSpec's arguments {tuple(names)}, but got {unknown}"
+            )
+        args = {name: getattr(self, name) for name in names} | changes
         return ConvSpec(
             args.pop("in_channels"), args.pop("out_channels"), args.pop("kernel_size"), **args
         )
@@ -373,8 +372,8 @@ class ConvSpec:
     def from_module(cls, module, input_size) -> ConvSpec:
         """The spec of a ``torch.nn.Conv{1,2,3}d`` or ``ConvTranspose{1,2,3}d``.
 
-        ``input_size`` is the spatial size of one input sample (no batch, no
-        channels).
+        The one reader of torch's convolution modules.  ``input_size`` is the
+        spatial size of one input sample (no batch, no channels).
 
         >>> import torch
         >>> ConvSpec.from_module(torch.nn.Conv2d(3, 8, 3, padding=1), (5, 5)).output_size
@@ -383,17 +382,24 @@ class ConvSpec:
         from torch import nn
 
         if not isinstance(module, nn.modules.conv._ConvNd):
-            raise ValueError(
+            raise SymtoeTypeError(
                 "module must be a torch.nn.ConvNd or ConvTransposeNd, but got "
                 f"{type(module).__name__}"
             )
+        if isinstance(module, nn.modules.lazy.LazyModuleMixin) and (
+            module.has_uninitialized_params()
+        ):
+            raise SymtoeError(
+                f"module must be initialised, but {type(module).__name__} has not seen an "
+                "input yet (its in_channels are unknown): run it once first"
+            )
+        rank = len(module.kernel_size)
         if is_int(input_size):
             input_size = (input_size,)
-        rank = len(module.kernel_size)
-        if len(tuple(input_size)) != rank:
-            raise ValueError(
+        if not isinstance(input_size, (tuple, list)) or len(input_size) != rank:
+            raise SymtoeError(
                 f"input_size must have {rank} spatial sizes for {type(module).__name__} "
-                f"(no batch or channel dimension), but got {tuple(input_size)!r}"
+                f"(no batch or channel dimension), but got {input_size!r}"
             )
         transposed = bool(module.transposed)
         return cls(
@@ -415,5 +421,5 @@ class ConvSpec:
 def check_spec(spec, name: str = "spec") -> ConvSpec:
     """``spec`` itself if it is a :class:`ConvSpec`, else a ValueError naming ``name``."""
     if not isinstance(spec, ConvSpec):
-        raise ValueError(f"{name} must be a ConvSpec, but got {type(spec).__name__}")
+        raise SymtoeTypeError(f"{name} must be a ConvSpec, but got {type(spec).__name__}")
     return spec

@@ -18,9 +18,10 @@ import math
 import numpy as np
 import sympy
 
-from .counts import count_parameters
+from .limits import SYMBOLIC_NONZEROS, SYMBOLS, check_budget, sizes_of
 from .pattern import entry_weights, sharing_pattern
 from .spec import ConvSpec, check_spec
+from .validate import SymtoeError, SymtoeTypeError, boolean, is_int, name_string
 
 __all__ = [
     "WeightSymbol",
@@ -33,9 +34,6 @@ __all__ = [
     "weight_symbol",
     "weight_symbols",
 ]
-
-#: Refuse explicit symbolic matrices with more nonzeros than this.
-MAX_SYMBOLIC_NONZEROS = 5_000_000
 
 
 class WeightSymbol(sympy.Symbol):
@@ -55,8 +53,9 @@ class WeightSymbol(sympy.Symbol):
     __slots__ = ("base", "index")
 
     def __new__(cls, base: str, index=(), **assumptions):
-        if not isinstance(base, str) or not base:
-            raise ValueError(f"name must be a non-empty string, but got {base!r}")
+        name_string(base)
+        if not (isinstance(index, (tuple, list)) and all(is_int(i) for i in index)):
+            raise SymtoeTypeError(f"index must be a tuple of integers, but got {index!r}")
         index = tuple(int(i) for i in index)
         obj = super().__new__(cls, f"{base}[{', '.join(map(str, index))}]", **assumptions)
         obj.base, obj.index = base, index
@@ -100,7 +99,8 @@ def weight_symbols(spec: ConvSpec, name: str = "w") -> np.ndarray:
     [w[0], w[1], w[2]]
     """
     check_spec(spec)
-    WeightSymbol(name)  # validates the name once
+    name_string(name)
+    _check_symbols(math.prod(spec.weight_shape), "weight_symbols(spec)")
     out = np.empty(spec.weight_shape, dtype=object)
     for index in np.ndindex(*spec.weight_shape):  # one symbol per weight, not per entry
         out[index] = weight_symbol(spec, index, name)
@@ -114,9 +114,17 @@ def bias_symbols(spec: ConvSpec, name: str = "b") -> np.ndarray:
     [b[0], b[1]]
     """
     check_spec(spec)
+    name_string(name)
+    _check_symbols(spec.out_channels, "bias_symbols(spec)")
     out = np.empty(spec.out_channels, dtype=object)
     out[:] = [WeightSymbol(name, (o,)) for o in range(spec.out_channels)]
     return out
+
+
+def _check_symbols(count: int, what: str) -> None:
+    check_budget(count, SYMBOLS, what, "sympy symbols",
+                 "read entries through lazy_symbolic_matrix(spec), which makes symbols "
+                 "only for the entries it shows")
 
 
 def exact(value, name: str):
@@ -126,44 +134,84 @@ def exact(value, name: str):
     ``Rational``, strings are parsed, sympy objects pass through, and a Python
     or numpy complex becomes ``a + b*I`` with Integer parts where they are
     integral (other parts stay Floats, as floats do).  ``None``, booleans and
-    other objects are refused with a ValueError naming ``name``.
+    other objects are refused with a TypeError naming ``name``, NaN and
+    infinities with a ValueError.
+
+    >>> exact(2**53 + 1, "weight"), exact(3 + 4j, "weight"), exact(0.5j, "weight")
+    (9007199254740993, 3 + 4*I, 0.5*I)
     """
     if isinstance(value, sympy.Basic):
+        if value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            raise SymtoeError(f"{name} must hold finite values, but got {value}")
         return value
     if value is None or isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must hold numbers or sympy expressions, but got {value!r}")
+        raise SymtoeTypeError(
+            f"{name} must hold numbers or sympy expressions, but got {value!r}"
+        )
     if isinstance(value, (complex, np.complexfloating)):
         parts = []
         for part in (value.real, value.imag):
             part = float(part)
+            if not math.isfinite(part):
+                raise SymtoeError(f"{name} must hold finite values, but got {value!r}")
             parts.append(sympy.Integer(int(part)) if part.is_integer() else sympy.Float(part))
         return parts[0] + parts[1] * sympy.I
+    if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        raise SymtoeError(f"{name} must hold finite values, but got {value!r}")
     try:
-        return sympy.sympify(value, strict=not isinstance(value, str))
-    except (sympy.SympifyError, TypeError, ValueError):
-        raise ValueError(
+        out = sympy.sympify(value, strict=not isinstance(value, str))
+    except (sympy.SympifyError, TypeError, ValueError, SyntaxError):
+        raise SymtoeTypeError(
             f"{name} must hold numbers or sympy expressions, but got {value!r}"
         ) from None
+    if not isinstance(out, sympy.Basic):  # e.g. a list, which sympify maps elementwise
+        raise SymtoeTypeError(
+            f"{name} must hold numbers or sympy expressions, but got {value!r}"
+        )
+    return exact(out, name) if isinstance(value, str) else out
 
 
 def as_sympy_array(values, shape: tuple[int, ...], name: str) -> np.ndarray:
     """``values`` as an object array of sympy expressions of ``shape``, exactly
     (see :func:`exact`: ints stay Integers, Fractions become Rationals,
     strings are parsed, integral complex numbers get exact parts)."""
+    _check_symbols(math.prod(shape), f"{name} as exact sympy values")
     if hasattr(values, "detach"):  # torch tensor
-        values = values.detach().cpu().tolist()
+        values = _plain_tensor(values, name).detach().cpu().tolist()
     elif isinstance(values, (sympy.NDimArray, sympy.MatrixBase)):
         values = values.tolist()
+    elif values is None or isinstance(values, (str, bytes, dict, set)):
+        raise SymtoeTypeError(f"{name} must be an array of shape {tuple(shape)}, but got "
+                              f"{type(values).__name__}")
     try:
         given = np.array(values, dtype=object)
     except ValueError:  # ragged nesting
         given = None
     if given is None or given.shape != tuple(shape):
         got = "a ragged nesting" if given is None else given.shape
-        raise ValueError(f"{name} must have shape {tuple(shape)}, but got {got}")
+        raise SymtoeError(f"{name} must have shape {tuple(shape)}, but got {got}")
     out = np.empty(given.shape, dtype=object)
     out.ravel()[:] = [exact(v, name) for v in given.ravel().tolist()]  # one per weight
     return out
+
+
+def _plain_tensor(tensor, name: str):
+    """A torch tensor whose values can be read: not on the meta device, dense."""
+    import torch
+
+    if tensor.is_meta:
+        raise SymtoeError(f"{name} must hold values, but got a tensor on the meta device")
+    if tensor.layout != torch.strided:
+        raise SymtoeError(f"{name} must be a dense (strided) tensor, but got layout "
+                          f"{tensor.layout}; pass {name}.to_dense()")
+    return tensor
+
+
+def _shape(values):
+    try:
+        return tuple(np.shape(values))
+    except ValueError:
+        return "a ragged nesting"
 
 
 def entry_values(spec: ConvSpec, rows, cols, weight=None, *, name: str = "w") -> list:
@@ -181,16 +229,20 @@ def entry_values(spec: ConvSpec, rows, cols, weight=None, *, name: str = "w") ->
     [w[0] + w[2], 0]
     """
     entry, p = entry_weights(spec, rows, cols)
+    name_string(name)
+    if weight is not None and _shape(weight) != spec.weight_shape:
+        raise SymtoeError(f"weight must have shape {spec.weight_shape}, but got {_shape(weight)}")
     if weight is None:
         index = np.stack(np.unravel_index(p, spec.weight_shape), axis=1).tolist()
         terms = [weight_symbol(spec, i, name) for i in index]
     elif hasattr(weight, "detach"):  # torch: read the needed weights only
         import torch
 
-        flat = weight.detach().reshape(-1)[torch.as_tensor(p, device=weight.device)]
+        flat = _plain_tensor(weight, "weight").detach().reshape(-1)
+        flat = flat[torch.as_tensor(p, device=weight.device)]
         terms = [exact(v, "weight") for v in flat.cpu().tolist()]
     else:
-        terms = [exact(v, "weight") for v in np.asarray(weight).ravel()[p].tolist()]
+        terms = [exact(v, "weight") for v in np.asarray(weight, dtype=object).ravel()[p].tolist()]
     values = [[] for _ in range(len(np.atleast_1d(rows)))]
     for a, term in zip(entry.tolist(), terms, strict=True):  # the requested entries only
         values[a].append(term)
@@ -245,20 +297,18 @@ def symbolic_matrix(
     ``padding_mode``; ``F.conv_transpose1d`` when ``spec.transposed``).
     """
     check_spec(spec)
-    if not isinstance(augmented, bool):
-        raise ValueError(f"augmented must be True or False, but got {augmented!r}")
+    augmented = boolean(augmented, "augmented")
     if bias is not None and not augmented:
-        raise ValueError(
+        raise SymtoeError(
             "bias is only part of the augmented matrix: pass augmented=True, "
             "or add the bias vector to T @ x yourself"
         )
-    nnz = count_parameters(spec).nonzeros  # closed form: refuse before building
-    if nnz > MAX_SYMBOLIC_NONZEROS:
-        raise ValueError(
-            f"spec has {nnz} nonzeros, more than the {MAX_SYMBOLIC_NONZEROS} "
-            "an explicit sympy matrix can hold usefully; use numeric_matrix(..., "
-            "layout='csr') or count_parameters(spec)"
-        )
+    check_budget(  # closed form: refuse before building anything
+        sizes_of(spec).nonzeros, SYMBOLIC_NONZEROS,
+        f"the explicit sympy matrix of {spec}", "nonzeros",
+        "use lazy_symbolic_matrix(spec) for its entries, numeric_matrix(..., "
+        "layout='csr') for numbers, or count_parameters(spec)",
+    )
     pattern = sharing_pattern(spec)
     w = weight_symbols(spec) if weight is None else as_sympy_array(
         weight, spec.weight_shape, "weight"

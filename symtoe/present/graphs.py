@@ -17,22 +17,18 @@ import math
 import networkx as nx
 import numpy as np
 
-from ..core.counts import count_parameters
+from ..core.limits import GRAPH_EDGES, check_budget, sizes_of
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec, check_spec
+from ..core.validate import SymtoeError, SymtoeTypeError, boolean
 
 __all__ = ["sharing_graph", "connectivity_graph", "input_ancestors"]
 
-#: Refuse graphs with more edges than this (networkx holds each in a dict).
-MAX_EDGES = 2_000_000
 
-
-def _check_size(edges: int, what: str) -> None:
-    if edges > MAX_EDGES:
-        raise ValueError(
-            f"{what} would have {edges} edges, more than the {MAX_EDGES} a networkx graph "
-            "holds usefully; use a smaller input_size or fewer channels"
-        )
+def _check_size(items: int, what: str) -> None:
+    """networkx holds every node and edge in a dict: refuse big graphs first."""
+    check_budget(items, GRAPH_EDGES, what, "nodes and edges",
+                 "use a smaller input_size or fewer channels (counts: count_parameters)")
 
 
 def sharing_graph(spec: ConvSpec) -> nx.Graph:
@@ -47,7 +43,8 @@ def sharing_graph(spec: ConvSpec) -> nx.Graph:
     [3, 3, 3]
     """
     check_spec(spec)
-    _check_size(count_parameters(spec).macs, "the sharing graph")  # one edge per tap use
+    sizes = sizes_of(spec)  # an edge per (entry, tap), a node per weight and entry
+    _check_size(sizes.macs + sizes.nonzeros + math.prod(spec.weight_shape), "the sharing graph")
     rows, cols, p = sharing_pattern(spec).triples()
     shape = spec.weight_shape
     graph = nx.Graph(spec=spec)
@@ -86,18 +83,26 @@ def connectivity_graph(layers, *, channels: bool = True) -> nx.DiGraph:
     >>> sorted(i for _, i in g.predecessors((1, 0)))
     [0, 1, 2]
     """
-    specs = [layers] if isinstance(layers, ConvSpec) else list(layers)
-    if not specs or not all(isinstance(s, ConvSpec) for s in specs):
-        raise ValueError(f"layers must be a ConvSpec or a list of ConvSpecs, but got {layers!r}")
-    if not channels:
+    specs = [layers] if isinstance(layers, ConvSpec) else layers
+    if not isinstance(specs, (list, tuple)) or not specs or not all(
+        isinstance(s, ConvSpec) for s in specs
+    ):
+        raise SymtoeTypeError(
+            f"layers must be a ConvSpec or a list of ConvSpecs, but got {layers!r}"
+        )
+    specs = list(specs)
+    if not boolean(channels, "channels"):
         specs = [s.replace(in_channels=1, out_channels=1, groups=1, bias=False) for s in specs]
     for a, (s, t) in enumerate(zip(specs, specs[1:], strict=False)):
         if s.output_size != t.input_size or s.out_channels != t.in_channels:
-            raise ValueError(
+            raise SymtoeError(
                 f"layers must chain, but layer {a} gives {s.out_channels} channels of "
                 f"{s.output_size} and layer {a + 1} takes {t.in_channels} of {t.input_size}"
             )
-    _check_size(sum(count_parameters(s).nonzeros for s in specs), "the connectivity graph")
+    _check_size(
+        sum(sizes_of(s).nonzeros + s.matrix_shape[0] for s in specs) + specs[0].matrix_shape[1],
+        "the connectivity graph",
+    )
     graph = nx.DiGraph()
     grids = [(specs[0].in_channels, *specs[0].input_size)]
     grids += [(s.out_channels, *s.output_size) for s in specs]
@@ -119,5 +124,22 @@ def connectivity_graph(layers, *, channels: bool = True) -> nx.DiGraph:
 
 
 def input_ancestors(graph: nx.DiGraph, node) -> set[int]:
-    """Flat indices of the level-0 (input) nodes that ``node`` depends on."""
+    """Flat indices of the level-0 (input) nodes that ``node`` depends on
+    (``node`` is ``(level, index)`` of :func:`connectivity_graph`).
+
+    >>> g = connectivity_graph([ConvSpec(1, 1, 3, input_size=7), ConvSpec(1, 1, 3, input_size=5)])
+    >>> sorted(input_ancestors(g, (2, 0)))
+    [0, 1, 2, 3, 4]
+    """
+    if not isinstance(graph, nx.DiGraph):
+        raise SymtoeTypeError(
+            f"graph must be a networkx.DiGraph of connectivity_graph, but got "
+            f"{type(graph).__name__}"
+        )
+    try:
+        ok = node in graph
+    except TypeError:  # unhashable
+        ok = False
+    if not ok:
+        raise SymtoeError(f"node must be a (level, index) node of the graph, but got {node!r}")
     return {i for level, i in nx.ancestors(graph, node) if level == 0}
