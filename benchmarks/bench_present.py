@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from symtoe import ConvSpec, sharing_pattern  # noqa: E402
+from symtoe import ConvSpec, SharingPattern  # noqa: E402
 from symtoe.present.animate import animate, to_gif  # noqa: E402
 from symtoe.present.plot import _edges, nonzero_counts, plot_sharing, plot_sparsity  # noqa: E402
 
@@ -51,7 +51,7 @@ def _median(fn, repeats: int) -> float:
 
 def _pattern_bins(spec: ConvSpec, bins: int) -> np.ndarray:
     """The former way: every nonzero's (row, col) from the full pattern, binned."""
-    pattern = sharing_pattern.__wrapped__(spec)  # uncached: the cost of building it
+    pattern = SharingPattern(spec)  # uncached: the cost of building it
     n_rows, n_cols = spec.matrix_shape
     re = _edges(n_rows, int(np.prod(spec.output_size)), bins)
     ce = _edges(n_cols, int(np.prod(spec.input_size)), bins)
