@@ -47,7 +47,7 @@ from network_models import (  # noqa: F401 (fixture)
 )
 from torch import nn
 
-from symtoe import check_rotation, check_symmetry
+from symtoe import ConvSpec, boundary_map, check_rotation, check_shift, check_symmetry
 from symtoe.network.certificate import (
     Concat,
     FixedConv,
@@ -207,7 +207,7 @@ def test_resnet18_certificate_does_not_depend_on_channels():
 def test_pytorch_71154_in_three_lines():
     """pytorch #71154: "Conv2d is not translation-equivariant" (zero padding)."""
     conv = nn.Conv2d(1, 1, 3, padding=1, bias=False)
-    cert = model_shift_check(conv, (0, 1), input_size=(1, 5, 5))
+    cert = check_shift(conv, (0, 1), input_size=(1, 5, 5))
     lines = cert.explain((2, 0)).splitlines()
     assert lines[0].startswith("'Conv2d' at (2, 0) is not exact for shift (0, 1) (zero)")
     assert lines[1].endswith("at (2, 0): the left edge of axis 1")
@@ -496,3 +496,23 @@ def test_boundary_map_picture():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_check_shift_and_boundary_map_take_models():
+    """The layer functions dispatch a model to its trace's certificate; the
+    model's one-layer certificate is the layer's own."""
+    conv = nn.Conv2d(2, 3, 3, padding=1, stride=2, bias=False)
+    spec = ConvSpec.from_module(conv, (9, 9))
+    for shift, mode in (((2, 4), "zero"), ((2, -2), "cyclic"), ((1, 0), "zero")):
+        model = check_shift(conv, shift, mode, input_size=(2, 9, 9))
+        layer = check_shift(spec, shift, mode)
+        assert model.output_shift == layer.output_shift
+        np.testing.assert_array_equal(model.exact, layer.exact)
+    maps = boundary_map(conv, (2, 4), input_size=(2, 9, 9))
+    np.testing.assert_array_equal(list(maps.values())[-1], boundary_map(spec, [(2, 4)])[0])
+    with pytest.raises(ValueError, match="output_shift must be None for a model"):
+        check_shift(conv, (2, 2), input_size=(2, 9, 9), output_shift=(1, 1))
+    with pytest.raises(ValueError, match="input_size must be None for a ConvSpec"):
+        check_shift(spec, (2, 2), input_size=(2, 9, 9))
+    with pytest.raises(ValueError, match="at must be None for a ConvSpec"):
+        check_shift(spec, (2, 2), at="layer1")

@@ -25,7 +25,7 @@ import numpy as np
 from ..core.limits import COMMUTATOR_NONZEROS, check_budget, check_work, sizes_of
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec, check_spec
-from ..core.validate import SymtoeError
+from ..core.validate import SymtoeError, is_model
 from .commutator import (
     as_position,
     check_certificate,
@@ -191,8 +191,14 @@ class ShiftCheck:
         )
 
 
-def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None) -> ShiftCheck:
+def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None,
+                input_size=None, example_inputs=None, at=None) -> ShiftCheck:
     """Certify, for every kernel at once, where ``T S_in = S_out T`` holds.
+
+    ``spec`` may also be a torch model: then the certificate is the model's
+    (:func:`symtoe.network.model_certificate.model_shift_check`, with
+    ``input_size`` or ``example_inputs`` and the feature map ``at``), composed
+    from the layers' certificates along the model's trace.
 
     Law: ``(T S_t x)[r] = (S_u T x)[r]`` for all ``x`` and all weights iff
     row ``r`` of the commutator vanishes; ``u = t / s`` (``t * s`` for a
@@ -227,6 +233,15 @@ def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None)
     Numerically, ``exact[r]`` means ``F.conv1d(S_t x, w)[..., r] ==
     S_u(F.conv1d(x, w))[..., r]`` for every ``x`` and ``w``.
     """
+    if is_model(spec):
+        from ..network.model_certificate import model_shift_check
+
+        if output_shift is not None:
+            raise SymtoeError("output_shift must be None for a model (its output shift is "
+                              f"derived from the strides), but got {output_shift!r}")
+        return model_shift_check(spec, shift, input_size=input_size,
+                                 example_inputs=example_inputs, mode=mode, at=at)
+    _layer_only(input_size=input_size, example_inputs=example_inputs, at=at)
     spec = check_spec(spec)
     shift = normalize_shift(shift, spec.rank)
     mode = normalize_mode(mode)
@@ -246,6 +261,14 @@ def check_shift(spec: ConvSpec, shift, mode: str = "zero", *, output_shift=None)
     return ShiftCheck(spec, shift, mode, out_shift, exact, terms)
 
 
+def _layer_only(**given) -> None:
+    """Refuse the model-only arguments for a layer."""
+    for name, value in given.items():
+        if value is not None:
+            raise SymtoeError(f"{name} must be None for a ConvSpec (it is for models), "
+                              f"but got {value!r}")
+
+
 def _within(shift, size, mode: str) -> tuple[int, ...]:
     """The same shift operator with each value within the grid: a zero-fill
     shift by ``|t| >= n`` empties the axis like ``|t| = n``, a cyclic one
@@ -255,16 +278,26 @@ def _within(shift, size, mode: str) -> tuple[int, ...]:
     return tuple(max(-n, min(n, t)) for t, n in zip(shift, size))
 
 
-def boundary_map(spec: ConvSpec, shifts, mode: str = "zero") -> np.ndarray:
+def boundary_map(spec: ConvSpec, shifts, mode: str = "zero", *, input_size=None,
+                 example_inputs=None):
     """Exact output positions for several shifts: bool array ``(len(shifts), *output_size)``.
 
     ``boundary_map(spec, shifts)[i] == check_shift(spec, shifts[i], mode).exact``;
-    ``.all(axis=0)`` is the set of positions exact for all of them.
+    ``.all(axis=0)`` is the set of positions exact for all of them.  For a
+    torch model ``shifts`` is one shift and the result is a dict from feature
+    map name to its exact map
+    (:func:`symtoe.network.model_certificate.model_boundary_map`).
 
     >>> spec = ConvSpec(1, 1, 3, input_size=6, padding=1)
     >>> boundary_map(spec, [(1,), (-1,)]).astype(int).tolist()
     [[0, 1, 1, 1, 1, 0], [0, 1, 1, 1, 1, 0]]
     """
+    if is_model(spec):
+        from ..network.model_certificate import model_boundary_map
+
+        return model_boundary_map(spec, shifts, input_size=input_size,
+                                  example_inputs=example_inputs, mode=mode)
+    _layer_only(input_size=input_size, example_inputs=example_inputs)
     spec = check_spec(spec)
     if not isinstance(shifts, (list, tuple)) or not shifts:
         raise SymtoeError(f"shifts must be a non-empty list of shifts, but got {shifts!r}")

@@ -58,7 +58,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.pattern import sharing_pattern
-from ..core.spec import ConvSpec, is_int
+from ..core.spec import ConvSpec
+from ..core.validate import is_int, is_model
 from .group_conv import GroupConvSpec
 from .groups import field_source, position_action
 
@@ -371,11 +372,6 @@ def _check_stack(specs: tuple, element) -> SymmetryCheck:
     return SymmetryCheck(tuple(specs), layers[0].matrix, exact, offset, layers)
 
 
-def _model(spec) -> bool:
-    """Whether ``spec`` is a torch model (or its trace): certified through the trace."""
-    return hasattr(spec, "named_modules") or type(spec).__name__ in ("ModelTrace", "ModelGraph")
-
-
 def check_symmetry(spec, element, *, input_size=None, example_inputs=None, at=None):
     """Certify, for every weight at once, where a layer (or a stack) commutes
     with a symmetry of the grid (see the module doc for the laws).
@@ -412,7 +408,7 @@ def check_symmetry(spec, element, *, input_size=None, example_inputs=None, at=No
     >>> check_symmetry(g.replace(input_size=8), "r m").holds   # the transpose reverses no axis
     True
     """
-    if _model(spec):  # whole networks live above analysis: load them on demand
+    if is_model(spec):  # whole networks live above analysis: load them on demand
         from ..network.model_certificate import model_symmetry_check
 
         return model_symmetry_check(spec, element, input_size=input_size,
@@ -447,7 +443,7 @@ def check_rotation(spec, quarter_turns: int = 1, *, axes=(0, 1), input_size=None
     Numerically, ``exact[r]`` means ``F.conv2d(rot90(x, q), w)[..., r] ==
     rot90(F.conv2d(x, rot90(w, -q)), q)[..., r]`` for every ``x`` and ``w``.
     """
-    if _model(spec):
+    if is_model(spec):
         from ..network.model_certificate import model_rotation_check
 
         return model_rotation_check(spec, quarter_turns, axes=axes, input_size=input_size,

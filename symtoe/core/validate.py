@@ -31,6 +31,7 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = [
+    "is_model",
     "MAX_INDEX",
     "SizeLimitError",
     "SymtoeError",
@@ -59,6 +60,13 @@ class SymtoeTypeError(SymtoeError, TypeError):
 
 class SizeLimitError(SymtoeError):
     """A request over a size limit, refused before anything is allocated."""
+
+
+def is_model(value) -> bool:
+    """Whether ``value`` is a torch model (or its trace / certificate graph):
+    the analyses that take a layer dispatch such a value to ``symtoe.network``.
+    Duck-typed, so core imports no torch."""
+    return hasattr(value, "named_modules") or type(value).__name__ in ("ModelTrace", "ModelGraph")
 
 
 def is_int(value) -> bool:
