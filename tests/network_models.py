@@ -19,7 +19,6 @@ import itertools
 import math
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
 from reference import torch_forward
@@ -41,16 +40,6 @@ from symtoe.network.certificate import (
     Sum,
     Upsample,
 )
-
-
-@pytest.fixture(scope="module")
-def one_torch_thread():
-    """Tiny tensors: one torch thread is faster, and far faster on a loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 MAX_POOL = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}
 AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d, 3: F.avg_pool3d}

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from network_models import one_torch_thread  # noqa: F401 (fixture)
 from reference import torch_forward
 from scipy import linalg, signal
 
@@ -35,7 +34,6 @@ from symtoe.analysis.aliasing import (
 
 TOL = 1e-12
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------ dense sweep

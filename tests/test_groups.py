@@ -55,15 +55,6 @@ from symtoe.analysis.groups import (
 TOL = 1e-12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The layers here are tiny: one thread is faster, and on a loaded machine
-    torch's spinning worker threads cost 100x (measured: 7.6 s vs 0.04 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 # ------------------------------------------------------------- the groups, here
 #: Elements (quarter turns q, mirror f) meaning x -> rot90(flip(x, -1)^f, q),
 #: in the order the library documents (element f * N + q).

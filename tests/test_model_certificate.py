@@ -39,10 +39,9 @@ from models import (
     circular,
     resnet18,
 )
-from network_models import (  # noqa: F401 (fixture)
+from network_models import (
     compare_model,
     compare_model_symmetry,
-    one_torch_thread,
     randomize,
 )
 from torch import nn
@@ -66,8 +65,6 @@ from symtoe.network.model_certificate import (
     model_shift_check,
     model_symmetry_check,
 )
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from network_models import Net, compare, one_torch_thread  # noqa: F401 (fixture)
+from network_models import Net, compare
 
 from symtoe import ConvSpec, check_shift
 from symtoe.analysis.aliasing import shift_subgroup
@@ -39,7 +39,6 @@ from symtoe.network.certificate import (
 
 MODES = ("zeros", "circular", "reflect", "replicate")
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def assert_certified(net, shift, mode, node=None):
