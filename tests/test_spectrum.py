@@ -13,7 +13,8 @@ from reference import probe_matrix
 
 import symtoe.core.numeric
 from symtoe import ConvSpec
-from symtoe.analysis.spectrum import fft_rule, operator_norm, singular_values
+from symtoe.analysis.spectrum import fft_rule, singular_values
+from symtoe.analysis.norms import operator_norm
 
 
 def random_weight(spec, seed):
