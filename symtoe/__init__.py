@@ -45,7 +45,9 @@ from .network.report import parameter_report
 from .present.latex import to_latex
 
 if TYPE_CHECKING:  # static tools see these; at run time they load on first use
-    from .analysis.spectrum import operator_norm, singular_values
+    from .analysis.norms import operator_norm
+    from .analysis.regularize import norm_bound, project_norm
+    from .analysis.spectrum import singular_values
     from .core.lazy import lazy_symbolic_matrix
     from .core.numeric import numeric_matrix
     from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
@@ -91,6 +93,8 @@ __all__ = [
     # spectra and composition
     "singular_values",
     "operator_norm",
+    "norm_bound",
+    "project_norm",
     "compose",
     "composed_matrix",
     # whole models
@@ -117,7 +121,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "numeric_matrix": "core.numeric",
     "lazy_symbolic_matrix": "core.lazy",
-    "operator_norm": "analysis.spectrum",
+    "operator_norm": "analysis.norms",
+    "norm_bound": "analysis.regularize",
+    "project_norm": "analysis.regularize",
     "singular_values": "analysis.spectrum",
     "connectivity_graph": "present.graphs",
     "input_ancestors": "present.graphs",

@@ -75,11 +75,13 @@ torch is imported here.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ..core.counts import count_parameters
 from ..core.spec import ConvSpec, check_spec
 from .krylov import Ritz, gram_operator, orthonormal_rows, rayleigh_ritz, top_eigenpairs
 from .spectrum import (
@@ -91,7 +93,9 @@ from .spectrum import (
     copies,
 )
 
-__all__ = ["OperatorNorm", "operator_norm", "majorants"]
+__all__ = [
+    "NormRow", "OperatorNorm", "majorants", "norm_row", "operator_norm", "reshaped_kernel_norm",
+]
 
 #: Relative margin added to every certified upper bound for float64 rounding.
 ROUNDING = 1e-12
@@ -169,9 +173,11 @@ class OperatorNorm:
     exact : bool
         ``True`` for circulant layers: ``lower == upper`` is the norm.
     converged : bool
-        The bracket met ``rtol`` (``upper - lower <= rtol * upper``), or the
-        lower bound met it by its Krylov residual (``min(r, r^2 / gap) <=
-        2 rtol theta`` for the top Ritz pair of ``T^T T``).
+        The bracket met ``rtol`` (:attr:`certified`), or the lower bound met
+        it by its Krylov residual (``min(r, r^2 / gap) <= 2 rtol theta`` for
+        the top Ritz pair of ``T^T T``).
+    certified : bool
+        ``upper - lower <= rtol * upper``: the norm is known to ``rtol``.
     vector : torch.Tensor
         Unit float64 input (shape ``(C_in, *input_size)``) attaining ``lower``.
     bound : str
@@ -187,6 +193,7 @@ class OperatorNorm:
     upper: float
     exact: bool
     converged: bool
+    certified: bool
     vector: torch.Tensor = field(repr=False, compare=False)
     bound: str = ""
     grid: tuple[int, ...] = ()
@@ -259,7 +266,7 @@ def _exact(spec: ConvSpec, w: torch.Tensor) -> OperatorNorm:
         x = torch.zeros(spec.in_channels, *spec.input_size, dtype=torch.float64)
         x.view(-1)[0] = 1
     x = x / x.norm()
-    return OperatorNorm(value, value, True, True, x, "circulant", circ.grid, 0)
+    return OperatorNorm(value, value, True, True, True, x, "circulant", circ.grid, 0)
 
 
 # ---------------------------------------------------------------- the bracket
@@ -308,8 +315,8 @@ def operator_norm(
     >>> norm = operator_norm(spec, [[[1.0, 2.0, 3.0]]])
     >>> norm.exact, norm.converged, norm.upper - norm.lower <= 1e-8 * norm.upper
     (False, True, True)
-    >>> round(norm.lower, 6)    # numpy.linalg.norm of the 8 x 8 matrix, 2
-    5.84...
+    >>> round(norm.lower, 6)    # numpy.linalg.norm(M, 2) of the 8 x 8 matrix
+    5.794433
     >>> operator_norm(spec.replace(padding_mode="circular"), [[[1.0, 2.0, 3.0]]]).value
     6.0...
     """
@@ -324,6 +331,28 @@ def operator_norm(
     w = check_weight(spec, weight)
     if circulant_of(spec, w) is not None:
         return _exact(spec, w)
+    with _threads_for(spec):
+        return _bracket(spec, w, rtol, seed, max_matvecs, block)
+
+
+@contextmanager
+def _threads_for(spec: ConvSpec):
+    """One torch thread for small layers: for convolutions of a few hundred
+    thousand multiply-adds the thread pool costs more than it saves (ten
+    times more on a loaded machine).  The setting is restored afterwards."""
+    macs = count_parameters(spec).nonzeros
+    before = torch.get_num_threads()
+    if macs < 2**20 and before > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvecs: int,
+             block: int) -> OperatorNorm:
+    """The bracket of a non-circulant layer (see :func:`operator_norm`)."""
 
     # ------------------------------------------------------ majorants, bounds
     size = spec.in_channels * math.prod(spec.input_size)
@@ -334,7 +363,8 @@ def operator_norm(
     if values0[0] == 0:
         x = torch.zeros(size, dtype=torch.float64)
         x[0] = 1
-        return OperatorNorm(0.0, 0.0, True, True, x.reshape(spec.in_channels, *spec.input_size),
+        return OperatorNorm(0.0, 0.0, True, True, True,
+                            x.reshape(spec.in_channels, *spec.input_size),
                             "embedding (zero kernel)", majs[0].circulant.grid, 0)
 
     # ------------------------------------------------------------ start block
@@ -381,7 +411,7 @@ def operator_norm(
         err = min(r1, r1 * r1 / gap) if gap > 0 else r1
         certified = upper - lower <= rtol * upper
         by_residual = err <= 2 * rtol * theta
-        found.update(ritz=r, upper=max(upper, lower), bound=bound, grid=grid,
+        found.update(ritz=r, upper=upper, bound=bound, grid=grid,
                      converged=certified or by_residual)
         history.append(r1 / theta)
         stalled = len(history) > 3 and history[-1] > 0.5 * min(history[:-3])
@@ -394,7 +424,105 @@ def operator_norm(
     v = found["ritz"].vectors[0]
     vector = (v / v.norm()).reshape(1, spec.in_channels, *spec.input_size)
     lower = float(torch.linalg.vector_norm(apply64.forward(vector)))  # ||T v||, float64
+    upper = max(found["upper"], lower)
     return OperatorNorm(
-        lower, max(found["upper"], lower), False, found["converged"], vector[0],
+        lower, upper, False, found["converged"], upper - lower <= rtol * upper, vector[0],
         found["bound"], found["grid"], ritz.matvecs + 1,
     )
+
+
+# ------------------------------------------------------------ report rows
+def reshaped_kernel_norm(weight, *, transposed: bool = False) -> float:
+    """``||W.reshape(W.shape[dim], -1)||_2`` (float64), ``dim = 1`` for a
+    transposed layer's weight and ``0`` otherwise: the value that
+    ``torch.nn.utils.spectral_norm`` (and
+    ``torch.nn.utils.parametrizations.spectral_norm``) divides a weight by,
+    once its power iteration has converged.  For a convolution it is *not*
+    the layer's norm (pytorch issue #99149).
+
+    >>> reshaped_kernel_norm([[[3.0, 4.0]]])   # one output channel: the kernel's length
+    5.0
+    """
+    if isinstance(transposed, bool) is False:
+        raise TypeError(f"transposed must be True or False, but got {transposed!r}")
+    w = weight.detach() if isinstance(weight, torch.Tensor) else torch.as_tensor(
+        np.asarray(weight, dtype=np.float64))
+    if w.ndim < 2:
+        raise ValueError(f"weight must have at least 2 dimensions, but got shape {tuple(w.shape)}")
+    if w.is_complex() or not bool(torch.isfinite(w).all()):
+        raise ValueError("weight must be real and finite")
+    w = w.to(torch.float64)
+    if transposed:
+        w = w.transpose(0, 1)
+    return float(torch.linalg.matrix_norm(w.reshape(w.shape[0], -1), ord=2))
+
+
+@dataclass(frozen=True)
+class NormRow:
+    """One layer's norms, side by side (the per-layer core of a spectral report).
+
+    Attributes
+    ----------
+    kind : str
+        ``"conv"`` or ``"linear"``.
+    lower, upper : float
+        The certified bracket of :func:`operator_norm` (equal for linear
+        layers and circulant convolutions).
+    exact, converged : bool
+    bound : str
+        How ``upper`` was proven.
+    circular : float or None
+        The exact norm of the same kernel with circular padding
+        (``spec.replace(padding_mode="circular")``), where that layer is
+        circulant; ``None`` where it is not (or for linear layers).
+    reshaped : float
+        :func:`reshaped_kernel_norm`: what ``torch.nn.utils.spectral_norm`` uses.
+    """
+
+    kind: str
+    lower: float
+    upper: float
+    exact: bool
+    converged: bool
+    bound: str
+    circular: float | None
+    reshaped: float
+
+
+def norm_row(spec: ConvSpec | None, weight, *, rtol: float = 1e-8) -> NormRow:
+    """The norms of one layer: a convolution (``spec``) or, with ``spec=None``,
+    a linear layer whose ``weight`` is ``(out_features, in_features)``.
+
+    >>> row = norm_row(ConvSpec(1, 1, 3, input_size=8, padding=1), [[[1.0, 2.0, 3.0]]])
+    >>> row.lower <= row.upper, row.circular, round(row.reshaped, 4)
+    (True, 6.0, 3.7417)
+    >>> norm_row(None, [[3.0, 0.0], [0.0, 4.0]]).upper
+    4.0
+    """
+    if spec is None:
+        w = weight.detach() if isinstance(weight, torch.Tensor) else torch.as_tensor(
+            np.asarray(weight, dtype=np.float64))
+        if w.ndim != 2:
+            raise ValueError(
+                f"weight must be (out_features, in_features) for a linear layer, but got shape "
+                f"{tuple(w.shape)}"
+            )
+        if w.is_complex() or not bool(torch.isfinite(w).all()):
+            raise ValueError("weight must be real and finite")
+        value = float(torch.linalg.matrix_norm(w.to(torch.float64), ord=2))
+        return NormRow("linear", value, value, True, True, "singular value", None, value)
+    check_spec(spec)
+    norm = operator_norm(spec, weight, rtol=rtol)
+    circular = None
+    if spec.padding_mode == "circular":
+        circular = norm.upper if norm.exact else None
+    elif not spec.transposed:
+        try:
+            other = spec.replace(padding_mode="circular")
+        except ValueError:  # padding larger than the input: torch refuses it too
+            other = None
+        if other is not None and circulant_of(other, check_weight(other, weight)) is not None:
+            circular = operator_norm(other, weight).upper
+    reshaped = reshaped_kernel_norm(weight, transposed=spec.transposed)
+    return NormRow("conv", norm.lower, norm.upper, norm.exact, norm.converged, norm.bound,
+                   circular, reshaped)
