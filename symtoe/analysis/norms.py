@@ -384,7 +384,13 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
     def settled(r: Ritz) -> bool:
         history.append(float(r.residuals[: max(1, b // 2)].max() / r.values[0]))
         stalled = len(history) > 2 and history[-1] > 0.8 * min(history[:-2])
-        return history[-1] < 3e-6 or stalled
+        # no Lehmann bound in reach (the majorant's (b+1)-th value is above the
+        # top Ritz value): stop as soon as the lower bound itself has converged
+        theta, r1 = float(r.values[0]), float(r.residuals[0])
+        gap = theta - float(r.values[-1])
+        err = min(r1, r1 * r1 / gap) if gap > 0 else r1
+        hopeless = maj.factor * float(values0[-1]) ** 2 >= theta
+        return history[-1] < 3e-6 or stalled or (hopeless and err <= 0.5 * rtol * theta)
 
     ritz = rayleigh_ritz(apply32, start)
     ritz = top_eigenpairs(apply32, ritz, degree=16, max_matvecs=max_matvecs, done=settled)

@@ -316,9 +316,12 @@ class Circulant:
         c_out, c_in_g = self.weight.shape[:2]
         g_count, co, ci = self.block_shape
         out = []
+        svds: dict = {}
         for f, g, j, _ in modes:
-            block = self.blocks(f[:, None])[0, g]
-            u, _, vh = torch.linalg.svd(block)
+            key = (tuple(int(x) for x in f), g)
+            if key not in svds:  # one SVD per block, however many of its values are wanted
+                svds[key] = torch.linalg.svd(self.blocks(f[:, None])[0, g])
+            u, _, vh = svds[key]
             waves = [torch.polar(torch.ones(x, dtype=torch.float64),
                                  torch.arange(x, dtype=torch.float64) * (-2 * math.pi * fa / x))
                      for x, fa in zip(m, f)]
