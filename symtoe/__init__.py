@@ -42,6 +42,7 @@ from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
 from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
 from .network.report import parameter_report
+from .network.trace import trace_model
 from .present.latex import to_latex
 
 if TYPE_CHECKING:  # static tools see these; at run time they load on first use
@@ -98,6 +99,7 @@ __all__ = [
     "compose",
     "composed_matrix",
     # whole models
+    "trace_model",
     "parameter_report",
     "receptive_field",
     "column_coverage",

@@ -224,8 +224,9 @@ def _split_target(target: str) -> tuple[str, str]:
     return source, attribute
 
 
-def _load_model(target: str):
-    """Call ``module:callable`` or ``path.py:callable`` and return the model."""
+def _load_model(target: str, what: str = "model"):
+    """Call ``module:callable`` or ``path.py:callable`` and return the model
+    (``what="example_inputs"``: whatever the callable returns)."""
     import importlib
     import importlib.util
     from pathlib import Path
@@ -245,10 +246,18 @@ def _load_model(target: str):
         finally:
             sys.path.pop(0)
     else:
+        sys.path.insert(0, str(Path.cwd()))  # mymodels:lenet finds ./mymodels.py
         try:
             module = importlib.import_module(source)
         except ImportError as error:
             raise ValueError(f"model module must be importable, but {error}") from None
+        except Exception as error:  # the user's module: report it, no traceback
+            raise ValueError(
+                f"model module {source!r} must import, but raised {type(error).__name__}: "
+                f"{error}"
+            ) from None
+        finally:
+            sys.path.pop(0)
     obj = module
     for part in attribute.split("."):
         if not hasattr(obj, part):
@@ -256,16 +265,16 @@ def _load_model(target: str):
         obj = getattr(obj, part)
     from torch import nn
 
-    if isinstance(obj, nn.Module):
+    if isinstance(obj, nn.Module) or (what != "model" and not callable(obj)):
         return obj
     try:
         model = obj()
     except Exception as error:  # the user's code: report it, no traceback
         raise ValueError(
-            f"model {target!r} must build with no arguments, but raised "
+            f"{what} {target!r} must build with no arguments, but raised "
             f"{type(error).__name__}: {error}"
         ) from None
-    if not isinstance(model, nn.Module):
+    if what == "model" and not isinstance(model, nn.Module):
         raise ValueError(
             f"model {target!r} must return a torch.nn.Module, but returned "
             f"{type(model).__name__}"
@@ -283,16 +292,25 @@ def _report(args) -> int:
 
     _progress(f"building {args.model}")
     model = _load_model(args.model)
-    _progress(f"running one forward pass on input {tuple(args.input_size)}")
-    report = parameter_report(model, tuple(args.input_size), name=args.model)
+    size = tuple(args.input_size) if args.input_size else None
+    inputs = _load_model(args.example_inputs, "example_inputs") if args.example_inputs else None
+    _progress(f"running one forward pass on "
+              f"{f'input {size}' if size else args.example_inputs}")
+    report = parameter_report(model, size, example_inputs=inputs, name=args.model)
+    macs = args.macs or "both"
     text = {
-        "text": str,
-        "markdown": lambda r: r.to_markdown(),
-        "latex": lambda r: r.to_latex(),
+        "text": lambda r: r.to_text(macs),
+        "markdown": lambda r: r.to_markdown(macs),
+        "latex": lambda r: r.to_latex(macs),
         "csv": lambda r: r.to_csv().rstrip("\n"),
         "json": lambda r: r.to_json(indent=1),
     }[args.format](report)
-    print(text)
+    if args.output:
+        with open(args.output, "w") as out:
+            out.write(text + "\n")
+        _progress(f"wrote {args.output}")
+    else:
+        print(text)
     _progress(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -311,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
                "  symtoe report models.py:lenet --input-size 1 32 32",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"symtoe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the seed 1-D and 2-D examples, checked against torch")
@@ -366,10 +387,19 @@ def build_parser() -> argparse.ArgumentParser:
                                         "vs dense-equivalent parameters, nonzeros and MACs.")
     report.add_argument("model", help="module:callable or path.py:callable returning an "
                                       "nn.Module (or naming one)")
-    report.add_argument("--input-size", type=int, nargs="+", required=True, metavar="N",
-                        help="one sample's shape without batch, e.g. 3 32 32")
+    given = report.add_mutually_exclusive_group(required=True)
+    given.add_argument("--input-size", type=int, nargs="+", metavar="N",
+                       help="one sample's shape without batch, e.g. 3 32 32")
+    given.add_argument("--example-inputs", metavar="MODULE:CALLABLE",
+                       help="the model's inputs instead (token ids, several tensors): "
+                            "module:callable or path.py:callable returning a tensor, a tuple "
+                            "or a dict of keyword inputs")
     report.add_argument("--format", default="text",
                         choices=("text", "markdown", "latex", "csv", "json"))
+    report.add_argument("--macs", choices=("real", "padded"),
+                        help="show one convention: taps on real inputs, or every tap as "
+                             "FlopCounterMode / fvcore count (default: both)")
+    report.add_argument("-o", "--output", metavar="FILE", help="write the table to FILE")
     report.set_defaults(func=_report)
     return parser
 
@@ -379,6 +409,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as error:
-        print(f"symtoe: error: {error}", file=sys.stderr)
+    except Exception as error:  # user code, unwritable paths: one line, never a traceback
+        first = (str(error).strip().splitlines() or [""])[0]
+        kind = "" if isinstance(error, ValueError) else f"{type(error).__name__}: "
+        print(f"symtoe: error: {kind}{first}", file=sys.stderr)
         return 2

@@ -1,2 +1,3 @@
-"""Whole torch models: parameter reports and receptive fields.  Reads
-:mod:`symtoe.analysis` and :mod:`symtoe.core`."""
+"""Whole torch models: one trace (:mod:`~symtoe.network.trace`), read by the
+parameter report and the receptive field.  Reads :mod:`symtoe.analysis` and
+:mod:`symtoe.core`."""
