@@ -9,6 +9,7 @@ circulant layers.
 """
 
 import math
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import probe_matrix, torch_forward
 
+import symtoe.analysis.norms as norms
 import symtoe.core.numeric
 from symtoe import ConvSpec
 from symtoe.analysis.norms import norm_row, operator_norm, reshaped_kernel_norm
@@ -96,11 +98,27 @@ def layers(draw):
 
 # Each example runs one operator_norm (~100 products on a tiny layer) and one
 # dense SVD: 60 examples cover rank x mode x transposed x kernel kind in ~10 s.
+# FULL_SPACE = 0: tiny layers go through the majorants and the block method
+# too (by default they are solved on their whole input space, tested below).
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layers())
 def test_bracket_contains_the_norm(layer):
     spec, w = layer
-    check_bracket(spec, w, operator_norm(spec, w, rtol=RTOL), true_norm(spec, w))
+    with mock.patch.object(norms, "FULL_SPACE", 0):
+        norm = operator_norm(spec, w, rtol=RTOL)
+    check_bracket(spec, w, norm, true_norm(spec, w))
+
+
+# 30 examples: the whole-input-space path is one Rayleigh-Ritz, exact to 1e-12.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(layers())
+def test_small_layers_are_solved_on_their_whole_input_space(layer):
+    spec, w = layer
+    norm = operator_norm(spec, w, rtol=RTOL)
+    true = true_norm(spec, w)
+    check_bracket(spec, w, norm, true)
+    assert norm.exact or norm.bound.startswith("full space")
+    assert norm.upper - norm.lower <= 1e-11 * max(true, 1e-300)
 
 
 # ------------------------------------------------------------ named grid
@@ -135,7 +153,8 @@ NORM_GRID = {
 def test_bracket_on_named_layers(spec, seed):
     w = random_weight(spec, seed)
     true = true_norm(spec, w)
-    norm = operator_norm(spec, w)
+    with mock.patch.object(norms, "FULL_SPACE", 0):
+        norm = operator_norm(spec, w)
     assert not norm.exact
     check_bracket(spec, w, norm, true)
     assert norm.converged
@@ -152,7 +171,8 @@ def test_lehmann_bound_certifies_to_rtol(name, seed):
     one, the Lehmann bound closes the bracket to rtol (embedding: 1e-3..1e-1)."""
     spec = NORM_GRID[name]
     w = random_weight(spec, seed)
-    norm = operator_norm(spec, w, rtol=RTOL)
+    with mock.patch.object(norms, "FULL_SPACE", 0):
+        norm = operator_norm(spec, w, rtol=RTOL)
     assert norm.bound.startswith("lehmann") and norm.certified
     check_bracket(spec, w, norm, true_norm(spec, w))
 
@@ -170,7 +190,8 @@ def test_embedding_bound_is_the_circular_norm_on_the_larger_grid():
     circular layer with the same kernel on a grid of n + 1 or more (dense SVD)."""
     spec = ConvSpec(2, 3, 3, input_size=(6, 5), padding=1)
     w = random_weight(spec, 4)
-    norm = operator_norm(spec, w, rtol=0.5)  # loose: the embedding bound suffices
+    with mock.patch.object(norms, "FULL_SPACE", 0):
+        norm = operator_norm(spec, w, rtol=0.5)  # loose: the embedding bound suffices
     assert norm.bound.startswith("embedding") and norm.grid in ((7, 6), (8, 7))
     embedding = spec.replace(input_size=norm.grid, padding_mode="circular")
     ref = np.linalg.norm(probe_matrix(embedding, w).numpy(), 2)
@@ -202,14 +223,15 @@ def test_operator_norm_never_builds_the_matrix(monkeypatch):
         raise AssertionError("operator_norm must stay matrix-free")
 
     monkeypatch.setattr(symtoe.core.numeric, "numeric_matrix", refuse)
-    spec = NORM_GRID["2d-zeros-same"]
+    spec = NORM_GRID["2d-zeros-16x16"]
     assert operator_norm(spec, random_weight(spec, 0)).lower > 0
 
 
-def test_zero_kernel():
-    spec = NORM_GRID["2d-zeros-same"]
+@pytest.mark.parametrize("name", ["2d-zeros-same", "2d-zeros-16x16"])
+def test_zero_kernel(name):
+    spec = NORM_GRID[name]
     norm = operator_norm(spec, torch.zeros(spec.weight_shape))
-    assert norm.lower == norm.upper == 0.0 and norm.exact
+    assert norm.lower == norm.upper == 0.0 and norm.certified
 
 
 # ------------------------------------------------------------- report rows

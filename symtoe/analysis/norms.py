@@ -99,6 +99,9 @@ __all__ = [
 
 #: Relative margin added to every certified upper bound for float64 rounding.
 ROUNDING = 1e-12
+#: Layers with at most this many inputs are solved on the whole input space:
+#: ``T^T T`` applied to every unit vector, Rayleigh-Ritz on all of them.
+FULL_SPACE = 256
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -256,6 +259,22 @@ def _lehmann(ritz: Ritz, tops, k_max: int) -> tuple[float, str, tuple[int, ...]]
     return best
 
 
+def _full_space(spec: ConvSpec, w: torch.Tensor, rtol: float) -> OperatorNorm:
+    """Rayleigh-Ritz on the whole input space (``Y = I``): ``H = T^T T`` itself,
+    so ``lambda_1(H)`` is ``||T||^2`` up to the eigensolver's backward error
+    (at most ``16 n eps ||H||``, added to the upper bound)."""
+    size = spec.in_channels * math.prod(spec.input_size)
+    apply64 = gram_operator(spec, w)
+    ritz = rayleigh_ritz(apply64, torch.eye(size, dtype=torch.float64))
+    theta = max(float(ritz.values[0]), 0.0)
+    v = ritz.vectors[0] / ritz.vectors[0].norm()
+    vector = v.reshape(1, spec.in_channels, *spec.input_size)
+    lower = float(torch.linalg.vector_norm(apply64.forward(vector)))
+    upper = max(math.sqrt(theta * (1 + 16 * size * _EPS)) * (1 + ROUNDING), lower)
+    return OperatorNorm(lower, upper, False, True, upper - lower <= rtol * upper, vector[0],
+                        f"full space (Rayleigh-Ritz on all {size} input directions)", (), size + 1)
+
+
 def _exact(spec: ConvSpec, w: torch.Tensor) -> OperatorNorm:
     circ = circulant_of(spec, w)
     values, modes = circ.top(1)
@@ -354,8 +373,11 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
              block: int) -> OperatorNorm:
     """The bracket of a non-circulant layer (see :func:`operator_norm`)."""
 
-    # ------------------------------------------------------ majorants, bounds
     size = spec.in_channels * math.prod(spec.input_size)
+    if size <= FULL_SPACE:
+        return _full_space(spec, w, rtol)
+
+    # ------------------------------------------------------ majorants, bounds
     b = min(block, size)
     majs = majorants(spec, w)
     values0, modes = majs[0].circulant.top(b + 1)
@@ -382,6 +404,8 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
     history: list[float] = []
 
     def settled(r: Ritz) -> bool:
+        if not float(r.values[0]) > 0:  # T^T T vanishes on the block: nothing to refine
+            return True
         history.append(float(r.residuals[: max(1, b // 2)].max() / r.values[0]))
         stalled = len(history) > 2 and history[-1] > 0.8 * min(history[:-2])
         # no Lehmann bound in reach (the majorant's (b+1)-th value is above the
@@ -419,9 +443,9 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
         by_residual = err <= 2 * rtol * theta
         found.update(ritz=r, upper=upper, bound=bound, grid=grid,
                      converged=certified or by_residual)
-        history.append(r1 / theta)
+        history.append(r1 / theta if theta > 0 else 0.0)
         stalled = len(history) > 3 and history[-1] > 0.5 * min(history[:-3])
-        return certified or (by_residual and lehmann is None) or stalled
+        return certified or (by_residual and lehmann is None) or stalled or theta <= 0
 
     history.clear()
     ritz = rayleigh_ritz(apply64, ritz.vectors, ritz.matvecs)
