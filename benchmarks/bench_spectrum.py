@@ -45,7 +45,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,8 +158,9 @@ def layer_row(name, spec, w, *, power_seconds, dense):
     row = {"layer": name, "shape": f"{spec.in_channels}->{spec.out_channels} "
            f"k{spec.kernel_size[0]} s{spec.stride[0]} {spec.input_size[0]}x{spec.input_size[1]}"}
     norm, t = cpu(lambda: operator_norm(spec, w))
-    row.update(lower=norm.lower, upper=norm.upper, width=norm.width, bound=norm.bound.split(" (")[0],
-               matvecs=norm.matvecs, converged=norm.converged, t_symtoe=t)
+    row.update(lower=norm.lower, upper=norm.upper, width=norm.width,
+               bound=norm.bound.split(" (")[0], matvecs=norm.matvecs,
+               converged=norm.converged, t_symtoe=t)
     if power_seconds > 0 and not norm.exact:
         (est, steps), t = cpu(lambda: power_iteration(spec, w, seconds=power_seconds))
         row.update(power=est, power_steps=steps, t_power=t)
@@ -187,9 +187,9 @@ def fft_rows(layers, weights, *, full: bool):
         circ = spec.replace(padding_mode="circular") if any(
             p for pair in spec.padding for p in pair) else spec
         row = {"layer": name}
-        row["top"], row["t_top"] = cpu(lambda: float(singular_values(circ, w, top=1)[0]))
+        row["top"], row["t_top"] = cpu(lambda c=circ, w=w: float(singular_values(c, w, top=1)[0]))
         if full:
-            values, row["t_all"] = cpu(lambda: singular_values(circ, w))
+            values, row["t_all"] = cpu(lambda c=circ, w=w: singular_values(c, w))
             row["count"] = len(values)
         rows.append(row)
     return rows
@@ -254,11 +254,11 @@ def run(quick: bool, dense_32: bool = False) -> list[dict]:
     rows = []
     for name, spec in pick:
         w = kaiming(spec, gen)
-        times = [cpu(lambda: operator_norm(spec, w))[1] for _ in range(1 if quick else 3)]
+        times = [cpu(lambda s=spec, w=w: operator_norm(s, w))[1] for _ in range(1 if quick else 3)]
         rows.append({"case": name, "method": "operator_norm (certified bracket)",
                      "median_s": statistics.median(times), "ratio": 1.0})
         circ = spec.replace(padding_mode="circular")
-        times = [cpu(lambda: singular_values(circ, w, top=1))[1] for _ in range(3)]
+        times = [cpu(lambda c=circ, w=w: singular_values(c, w, top=1))[1] for _ in range(3)]
         rows.append({"case": name + " circular", "method": "singular_values(top=1)",
                      "median_s": statistics.median(times), "ratio": 1.0})
     return rows
@@ -269,7 +269,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a subset of layers, about a minute")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--power-seconds", type=float, default=None,
-                        help="CPU budget of the old power iteration per layer (default 20, quick 0)")
+                        help="CPU budget of the old power iteration per layer "
+                        "(default 20, quick 0)")
     parser.add_argument("--json", help="write the rows as JSON to this path")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

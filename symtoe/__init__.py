@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # static tools see these; at run time they load on first use
     from .analysis.spectrum import singular_values
     from .core.lazy import lazy_symbolic_matrix
     from .core.numeric import numeric_matrix
+    from .network.spectral import spectral_report
     from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
     from .present.plot import (
         plot_boundary_map,
@@ -101,6 +102,7 @@ __all__ = [
     # whole models
     "trace_model",
     "parameter_report",
+    "spectral_report",
     "receptive_field",
     "column_coverage",
     "layer_specs",
@@ -127,6 +129,7 @@ _LAZY = {
     "norm_bound": "analysis.regularize",
     "project_norm": "analysis.regularize",
     "singular_values": "analysis.spectrum",
+    "spectral_report": "network.spectral",
     "connectivity_graph": "present.graphs",
     "input_ancestors": "present.graphs",
     "sharing_graph": "present.graphs",

@@ -271,7 +271,7 @@ def test_reshaped_kernel_norm_is_what_torch_spectral_norm_divides_by():
         for _ in range(20):
             sn.parametrizations.weight.original  # noqa: B018 - touch
             _ = sn.weight
-        sigma = float((original.norm() / sn.weight.detach().norm()))
+        sigma = float(original.norm() / sn.weight.detach().norm())
         assert reshaped_kernel_norm(original, transposed=transposed) == pytest.approx(
             sigma, rel=1e-9)
         spec = ConvSpec.from_module(module, (6, 6))

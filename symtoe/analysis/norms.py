@@ -12,7 +12,12 @@ top singular vectors of the circulant majorant below (restricted to the
 layer's input), run in float32 and then corrected in mixed precision (float64
 residuals, float32 correction spaces) until the bracket closes.
 
-**Upper bounds.**  Every non-circulant layer has a *circulant majorant*: a
+**Small layers** (at most :data:`FULL_SPACE` inputs) are solved on their
+whole input space: ``T^T T`` applied to every unit vector, Rayleigh-Ritz on
+all of them, so the Ritz values are the eigenvalues (up to the eigensolver's
+backward error, added to ``upper``).
+
+**Upper bounds.**  Every other non-circulant layer has a *circulant majorant*: a
 block-circulant ``C`` with computable singular values and a factor ``m``
 such that ``sigma_i(T)^2 <= m sigma_i(C)^2`` for every ``i``:
 
@@ -151,7 +156,8 @@ def majorants(spec: ConvSpec, w: torch.Tensor, *, grids: int = 2) -> list[Majora
     else:  # reflect / replicate: the unpadded layer on the padded grid, after the copy map
         need = [n + pl + pr for n, (pl, pr) in zip(spec.input_size, spec.padding)]
         factor, offset, left = copies(spec), left, zero
-        reason = "copy map (||P||^2 = %d) then a submatrix of the circular layer on grid {}" % factor
+        reason = (f"copy map (||P||^2 = {factor}) then a submatrix of the circular layer "
+                  "on grid {}")
     base = [
         _ceil_to(max(x, o * s), s) for x, o, s in zip(need, spec.output_size, spec.stride)
     ]
@@ -300,8 +306,9 @@ def operator_norm(
 ) -> OperatorNorm:
     """The largest singular value of the layer's matrix, bracketed and certified.
 
-    Circulant layers (:func:`symtoe.analysis.spectrum.fft_rule`) are exact.
-    For every other layer (zero / circular / reflect / replicate padding,
+    Circulant layers (:func:`symtoe.analysis.spectrum.fft_rule`) are exact,
+    layers with at most :data:`FULL_SPACE` inputs are solved on their whole
+    input space.  For every other layer (zero / circular / reflect / replicate padding,
     stride, groups, dilation, transposed, 1-3-D) ``lower <= ||T||_2 <=
     upper`` with ``lower`` attained by an explicit vector and ``upper`` proven
     (embedding or Lehmann bound; proofs in :mod:`symtoe.analysis.norms`).
@@ -382,6 +389,18 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
     majs = majorants(spec, w)
     values0, modes = majs[0].circulant.top(b + 1)
     tops = [(majs[0], values0)]
+    # other grids may give a smaller rho for the Lehmann bound; with small
+    # blocks their top values are cheap, with big ones (C >= 256, small grids,
+    # where the bound rarely applies) they are computed only if in reach
+    big = min(majs[0].circulant.block_shape[1:]) >= 256
+    if not big:
+        tops += [(m, m.circulant.top(b + 1)[0]) for m in majs[1:]]
+
+    def hopeless(theta: float) -> bool:
+        """No Lehmann bound in reach: every majorant's (b+1)-th value is above
+        the top Ritz value (by 2% where other grids are not computed yet)."""
+        rho = min(m.factor * float(v[-1]) ** 2 for m, v in tops)
+        return rho >= theta * (1.02 if len(tops) < len(majs) else 1.0)
     if values0[0] == 0:
         x = torch.zeros(size, dtype=torch.float64)
         x[0] = 1
@@ -413,15 +432,12 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
         theta, r1 = float(r.values[0]), float(r.residuals[0])
         gap = theta - float(r.values[-1])
         err = min(r1, r1 * r1 / gap) if gap > 0 else r1
-        hopeless = maj.factor * float(values0[-1]) ** 2 >= theta
-        return history[-1] < 3e-6 or stalled or (hopeless and err <= 0.5 * rtol * theta)
+        return history[-1] < 3e-6 or stalled or (hopeless(theta) and err <= 0.5 * rtol * theta)
 
     ritz = rayleigh_ritz(apply32, start)
     ritz = top_eigenpairs(apply32, ritz, degree=16, max_matvecs=max_matvecs, done=settled)
 
-    # a majorant on another grid may give a smaller rho (Lehmann); worth its
-    # eigenvalues only when the first one's (b+1)-th value is below the top
-    if float(values0[-1]) ** 2 * maj.factor < float(ritz.values[0]):
+    if len(tops) < len(majs) and not hopeless(float(ritz.values[0])):
         tops += [(m, m.circulant.top(b + 1)[0]) for m in majs[1:]]
     embed_maj, embed_values = min(tops, key=lambda t: t[0].factor * float(t[1][0]) ** 2)
     embed = math.sqrt(embed_maj.factor) * float(embed_values[0]) * (1 + ROUNDING)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..core.spec import ConvSpec, check_spec
-from .spectrum import Circulant, _unflip, check_weight, circulant_of, copies, fft_rule
+from .spectrum import Circulant, _unflip, check_weight, circulant_of, fft_rule
 
 __all__ = ["Projection", "norm_bound", "project_norm"]
 
@@ -215,7 +215,7 @@ def project_norm(
     # Dykstra: ball B (with correction p), subspace S (no correction needed)
     y, p = kappa, torch.zeros_like(kappa)
     converged, it = False, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - `it` is reported
         z, _ = _clip(y + p, bound)
         p = y + p - z
         new = _restrict(circ, z, w.shape)

@@ -142,7 +142,9 @@ class Circulant:
     def __post_init__(self):
         for n, s in zip(self.grid, self.stride):
             if n % s:
-                raise ValueError(f"grid must be a multiple of stride, but got {self.grid}, {self.stride}")
+                raise ValueError(
+                    f"grid must be a multiple of stride, but got {self.grid}, {self.stride}"
+                )
 
     @property
     def rank(self) -> int:
@@ -282,7 +284,7 @@ class Circulant:
         f_all, mult_all = self.frequencies()
         if min(self.block_shape[1:]) >= 64 and f_all.shape[1] > 1:
             tops = []
-            for f, mult in self.chunks():
+            for f, _ in self.chunks():
                 v = self.block_values(self.blocks(f, self.weight.float()), 1)
                 tops.append(v.reshape(f.shape[1], -1).max(dim=1).values.double())
             top1 = torch.cat(tops).numpy()
@@ -336,8 +338,9 @@ class Circulant:
                 x = torch.zeros(c_in_g * g_count, *self.grid, dtype=torch.complex128)
                 part = x[g * c_in_g:(g + 1) * c_in_g]
                 for p in range(z.shape[1]):
+                    offsets = self.phase_offsets[:, p]
                     sl = (slice(None),) + tuple(
-                        slice(int(ph), None, s) for ph, s in zip(self.phase_offsets[:, p], self.stride)
+                        slice(int(ph), None, s) for ph, s in zip(offsets, self.stride)
                     )
                     part[sl] = z[:, p].reshape(c_in_g, *([1] * len(m))) * wave
             scale = float(x.abs().max())

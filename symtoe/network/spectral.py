@@ -130,7 +130,7 @@ def spectral_report(model, input_size=None, *, example_inputs=None,
             tensors[alias] = info.tensor
     rows: list[SpectralRow] = []
     unaccounted: list[str] = []
-    for op in trace.backward():
+    for op in sorted(trace.backward(), key=lambda op: op.index):  # what the outputs read
         name = _label(trace, op)
         where = f"{op.name} in {name}"
         fact = op.fact
@@ -163,8 +163,6 @@ def spectral_report(model, input_size=None, *, example_inputs=None,
             continue
         rows.append(SpectralRow(name, op.name, row.kind, shape, row.lower, row.upper, row.exact,
                                 row.converged, row.bound, row.circular, row.reshaped))
-    rows.reverse()
-    unaccounted.reverse()
     uppers = [r.upper for r in rows]
     product = math.prod(uppers) if rows and None not in uppers else None
     return SpectralReport(trace.model, tuple(rows), product, tuple(unaccounted))
