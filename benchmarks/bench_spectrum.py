@@ -95,6 +95,17 @@ def cpu(fn):
     return out, time.process_time() - start
 
 
+def _median_time(fn, repeats: int) -> tuple[float, object]:
+    """Median wall seconds of ``fn()`` over ``repeats`` runs, and its last result
+    (also used by ``bench_network.py``)."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
 # -------------------------------------------------------------- baselines
 def power_iteration(spec, w, iterations=2000, tol=1e-13, seed=0, block=8, seconds=math.inf):
     """symtoe's operator-norm estimate before issue 12 (block power iteration
@@ -250,7 +261,7 @@ def run(quick: bool, dense_32: bool = False) -> list[dict]:
     del dense_32  # kept for run.py's call signature
     gen = torch.Generator().manual_seed(SEED)
     layers = resnet18_convs()
-    pick = [layers[-1]] if quick else [layers[-1], layers[3], LIP4CONV]
+    pick = [layers[14]] if quick else [layers[-1], layers[3], LIP4CONV]
     rows = []
     for name, spec in pick:
         w = kaiming(spec, gen)
@@ -258,7 +269,8 @@ def run(quick: bool, dense_32: bool = False) -> list[dict]:
         rows.append({"case": name, "method": "operator_norm (certified bracket)",
                      "median_s": statistics.median(times), "ratio": 1.0})
         circ = spec.replace(padding_mode="circular")
-        times = [cpu(lambda c=circ, w=w: singular_values(c, w, top=1))[1] for _ in range(3)]
+        times = [cpu(lambda c=circ, w=w: singular_values(c, w, top=1))[1]
+                 for _ in range(1 if quick else 3)]
         rows.append({"case": name + " circular", "method": "singular_values(top=1)",
                      "median_s": statistics.median(times), "ratio": 1.0})
     return rows

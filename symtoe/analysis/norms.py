@@ -107,6 +107,8 @@ ROUNDING = 1e-12
 #: Layers with at most this many inputs are solved on the whole input space:
 #: ``T^T T`` applied to every unit vector, Rayleigh-Ritz on all of them.
 FULL_SPACE = 256
+#: Largest Krylov block: the Lehmann bound may use up to this many vectors.
+KMAX = 12
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -386,36 +388,57 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
 
     # ------------------------------------------------------ majorants, bounds
     b = min(block, size)
+    kmax = min(KMAX, size - 1)
     majs = majorants(spec, w)
-    values0, modes = majs[0].circulant.top(b + 1)
+    values0, modes = majs[0].circulant.top(kmax + 1)
     tops = [(majs[0], values0)]
-    # other grids may give a smaller rho for the Lehmann bound; with small
-    # blocks their top values are cheap, with big ones (C >= 256, small grids,
-    # where the bound rarely applies) they are computed only if in reach
-    big = min(majs[0].circulant.block_shape[1:]) >= 256
-    if not big:
-        tops += [(m, m.circulant.top(b + 1)[0]) for m in majs[1:]]
-
-    def hopeless(theta: float) -> bool:
-        """No Lehmann bound in reach: every majorant's (b+1)-th value is above
-        the top Ritz value (by 2% where other grids are not computed yet)."""
-        rho = min(m.factor * float(v[-1]) ** 2 for m, v in tops)
-        return rho >= theta * (1.02 if len(tops) < len(majs) else 1.0)
     if values0[0] == 0:
         x = torch.zeros(size, dtype=torch.float64)
         x[0] = 1
         return OperatorNorm(0.0, 0.0, True, True, True,
                             x.reshape(spec.in_channels, *spec.input_size),
                             "embedding (zero kernel)", majs[0].circulant.grid, 0)
+    # other grids may give a smaller rho for the Lehmann bound; with small
+    # blocks their top values are cheap, with big ones (C >= 256, small grids,
+    # where the bound rarely applies) they are computed only if in reach
+    big = min(majs[0].circulant.block_shape[1:]) >= 256
+    if not big:
+        tops += [(m, m.circulant.top(kmax + 1)[0]) for m in majs[1:]]
+
+    def needed(theta: float) -> int | None:
+        """The least k for which some majorant's (k+1)-th value is below the top
+        Ritz value (the Lehmann bound needs k vectors above it); None if no
+        k <= kmax (with 2% to spare where other grids are not computed yet)."""
+        slack = 1.02 if len(tops) < len(majs) else 1.0
+        for k in range(1, kmax + 1):
+            if rho(k) < theta / slack:
+                return k
+        return None
+
+    def rho(k: int) -> float:
+        """The smallest certified bound on lambda_{k+1}(T^T T) among the majorants."""
+        return min((m.factor * float(v[k]) ** 2 for m, v in tops if len(v) > k),
+                   default=math.inf)
+
+    def hopeless(r: Ritz) -> bool:
+        """No Lehmann bound in reach: none of k <= kmax is (see ``needed``), or
+        the block is wide enough, its values have settled (residual below 1e-4,
+        values to about 1e-8) and none of its k has theta_k > rho(k)."""
+        theta = r.values
+        k = needed(float(theta[0]))
+        if k is None:
+            return True
+        settled_values = float(r.residuals.max() / theta[0]) < 1e-4
+        return k < theta.numel() and settled_values and not any(
+            float(theta[j - 1]) > rho(j) for j in range(k, theta.numel()))
 
     # ------------------------------------------------------------ start block
     maj = majs[0]
-    start = orthonormal_rows(_to_input(maj, spec, maj.circulant.mode_vectors(modes, maj.side)))
-    start = start[:b]
-    if start.shape[0] < b:  # restricted modes can coincide: complete the block at random
+    pool = orthonormal_rows(_to_input(maj, spec, maj.circulant.mode_vectors(modes, maj.side)))
+    if pool.shape[0] < kmax + 1:  # restricted modes can coincide: complete at random
         gen = torch.Generator().manual_seed(seed)
-        extra = torch.randn(b, size, generator=gen, dtype=torch.float64)
-        start = torch.cat([start, orthonormal_rows(extra, start)[: b - start.shape[0]]])
+        extra = torch.randn(kmax + 1, size, generator=gen, dtype=torch.float64)
+        pool = torch.cat([pool, orthonormal_rows(extra, pool)[: kmax + 1 - pool.shape[0]]])
 
     # ------------------- phase 1: float32 convolutions, float64 linear algebra
     apply32 = gram_operator(spec, w, dtype=torch.float32)
@@ -425,20 +448,31 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
     def settled(r: Ritz) -> bool:
         if not float(r.values[0]) > 0:  # T^T T vanishes on the block: nothing to refine
             return True
-        history.append(float(r.residuals[: max(1, b // 2)].max() / r.values[0]))
+        history.append(float(r.residuals[: max(1, r.values.numel() // 2)].max() / r.values[0]))
         stalled = len(history) > 2 and history[-1] > 0.8 * min(history[:-2])
-        # no Lehmann bound in reach (the majorant's (b+1)-th value is above the
-        # top Ritz value): stop as soon as the lower bound itself has converged
+        # no Lehmann bound in reach: stop as soon as the lower bound has converged
         theta, r1 = float(r.values[0]), float(r.residuals[0])
         gap = theta - float(r.values[-1])
         err = min(r1, r1 * r1 / gap) if gap > 0 else r1
-        return history[-1] < 3e-6 or stalled or (hopeless(theta) and err <= 0.5 * rtol * theta)
+        return history[-1] < 3e-6 or stalled or (hopeless(r) and err <= 0.5 * rtol * theta)
 
-    ritz = rayleigh_ritz(apply32, start)
+    ritz = rayleigh_ritz(apply32, pool[:b])
+    k = needed(float(ritz.values[0]))  # from the start block: usually about right
+    if k is not None and k >= b:
+        ritz = rayleigh_ritz(apply32, pool[: min(k + 2, kmax + 1)], ritz.matvecs)
+    b = ritz.vectors.shape[0]
     ritz = top_eigenpairs(apply32, ritz, degree=16, max_matvecs=max_matvecs, done=settled)
-
-    if len(tops) < len(majs) and not hopeless(float(ritz.values[0])):
-        tops += [(m, m.circulant.top(b + 1)[0]) for m in majs[1:]]
+    if len(tops) < len(majs) and needed(float(ritz.values[0])) is not None:
+        tops += [(m, m.circulant.top(kmax + 1)[0]) for m in majs[1:]]
+    k = needed(float(ritz.values[0]))
+    if k is not None and k >= b and ritz.matvecs < max_matvecs:
+        # the Lehmann bound needs more vectors than the block has: widen it
+        # with the majorant's next modes and go on
+        b = min(k + 2, kmax + 1)
+        wider = torch.cat([ritz.vectors, orthonormal_rows(pool, ritz.vectors)])[:b]
+        history.clear()
+        ritz = rayleigh_ritz(apply32, wider, ritz.matvecs)
+        ritz = top_eigenpairs(apply32, ritz, degree=16, max_matvecs=max_matvecs, done=settled)
     embed_maj, embed_values = min(tops, key=lambda t: t[0].factor * float(t[1][0]) ** 2)
     embed = math.sqrt(embed_maj.factor) * float(embed_values[0]) * (1 + ROUNDING)
 

@@ -36,7 +36,7 @@ chunked over frequencies so that memory stays bounded (no ``n``-sized
 kernel array is ever formed).  For a real kernel ``B(-f) = conj(B(f))``,
 so only half the frequencies of the last axis are computed and the others
 counted twice.  Each block's values come from ``eigvalsh`` of its smaller
-Gram matrix; blocks with a singular value below ``1e-3`` of their largest
+Gram matrix; blocks with a singular value below ``1e-4`` of their largest
 (where the Gram matrix would lose digits) are redone with ``svdvals``.
 
 torch is imported here.
