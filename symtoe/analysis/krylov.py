@@ -170,15 +170,21 @@ def top_eigenpairs(apply, ritz: Ritz, *, degree: int, max_matvecs: int, done) ->
 
 class gram_operator:  # noqa: N801 - a function with a dtype attribute
     """``X -> (T^T T X^T)^T`` on rows of flattened inputs, in ``dtype``
-    (float32 or float64), one row at a time: torch's CPU convolutions are
-    fastest per vector that way."""
+    (float32 or float64).  Rows go through torch's CPU convolutions one at a
+    time on large grids and four at a time on grids of at most 32 x 32
+    points, which is fastest per vector for each (measured in
+    ``benchmarks/bench_spectrum.py``'s layers)."""
 
     def __init__(self, spec: ConvSpec, w: torch.Tensor, *, dtype: torch.dtype = torch.float64):
         self.dtype = dtype
         self.forward, self.adjoint = layer_operators(spec, w.to(dtype))
         self.shape = (spec.in_channels, *spec.input_size)
+        self.batch = 4 if math.prod(spec.input_size) <= 1024 else 1
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.dtype)
-        rows = [self.adjoint(self.forward(v.reshape(1, *self.shape))).reshape(1, -1) for v in x]
-        return torch.cat(rows) if rows else x.clone()
+        if not x.shape[0]:
+            return x.clone()
+        rows = [self.adjoint(self.forward(v.reshape(-1, *self.shape))).reshape(v.shape[0], -1)
+                for v in x.split(self.batch)]
+        return torch.cat(rows)

@@ -388,8 +388,11 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
 
     # ------------------------------------------------------ majorants, bounds
     b = min(block, size)
-    kmax = min(KMAX, size - 1)
     majs = majorants(spec, w)
+    # big blocks (C >= 256: small grids, where the Lehmann bound rarely
+    # applies) keep the block as given, and compute other grids only if in reach
+    big = min(majs[0].circulant.block_shape[1:]) >= 256
+    kmax = min(b if big else max(b, KMAX), size - 1)
     values0, modes = majs[0].circulant.top(kmax + 1)
     tops = [(majs[0], values0)]
     if values0[0] == 0:
@@ -398,10 +401,7 @@ def _bracket(spec: ConvSpec, w: torch.Tensor, rtol: float, seed: int, max_matvec
         return OperatorNorm(0.0, 0.0, True, True, True,
                             x.reshape(spec.in_channels, *spec.input_size),
                             "embedding (zero kernel)", majs[0].circulant.grid, 0)
-    # other grids may give a smaller rho for the Lehmann bound; with small
-    # blocks their top values are cheap, with big ones (C >= 256, small grids,
-    # where the bound rarely applies) they are computed only if in reach
-    big = min(majs[0].circulant.block_shape[1:]) >= 256
+    # other grids may give a smaller rho for the Lehmann bound
     if not big:
         tops += [(m, m.circulant.top(kmax + 1)[0]) for m in majs[1:]]
 

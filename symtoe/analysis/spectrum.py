@@ -322,7 +322,7 @@ class Circulant:
         for f, g, j, _ in modes:
             key = (tuple(int(x) for x in f), g)
             if key not in svds:  # one SVD per block, however many of its values are wanted
-                svds[key] = torch.linalg.svd(self.blocks(f[:, None])[0, g])
+                svds[key] = torch.linalg.svd(self.blocks(f[:, None])[0, g], full_matrices=False)
             u, _, vh = svds[key]
             waves = [torch.polar(torch.ones(x, dtype=torch.float64),
                                  torch.arange(x, dtype=torch.float64) * (-2 * math.pi * fa / x))
