@@ -71,9 +71,12 @@ from .network.trace import trace_model
 from .present.latex import to_latex
 
 if TYPE_CHECKING:  # static tools see these; at run time they load on first use
-    from .analysis.spectrum import operator_norm, singular_values
+    from .analysis.norms import operator_norm
+    from .analysis.regularize import norm_bound, project_norm
+    from .analysis.spectrum import singular_values
     from .core.lazy import lazy_symbolic_matrix
     from .core.numeric import numeric_matrix
+    from .network.spectral import spectral_report
     from .present.animate import animate, to_gif, window_frames
     from .present.graphs import connectivity_graph, input_ancestors, sharing_graph
     from .present.network_plot import plot_network_boundary_map
@@ -139,6 +142,8 @@ __all__ = [
     # spectra and composition
     "singular_values",
     "operator_norm",
+    "norm_bound",
+    "project_norm",
     "compose",
     "composed_matrix",
     # whole models
@@ -150,6 +155,7 @@ __all__ = [
     "model_boundary_map",
     "model_symmetry_check",
     "model_rotation_check",
+    "spectral_report",
     "receptive_field",
     "column_coverage",
     "layer_specs",
@@ -184,8 +190,11 @@ __version__ = "0.1.0"
 _LAZY = {
     "numeric_matrix": "core.numeric",
     "lazy_symbolic_matrix": "core.lazy",
-    "operator_norm": "analysis.spectrum",
+    "operator_norm": "analysis.norms",
+    "norm_bound": "analysis.regularize",
+    "project_norm": "analysis.regularize",
     "singular_values": "analysis.spectrum",
+    "spectral_report": "network.spectral",
     "connectivity_graph": "present.graphs",
     "input_ancestors": "present.graphs",
     "sharing_graph": "present.graphs",

@@ -1,4 +1,4 @@
-"""Singular values and operator norms of convolution layers, from their structure.
+"""Singular values of convolution layers, from their structure.
 
 **Circulant law** (Sedghi, Gupta & Long, ICLR 2019, "The Singular Values of
 Convolutional Layers").  A circular layer whose output grid is the input grid
@@ -7,90 +7,422 @@ kernel wrapped onto the ``n``-grid,
 ``kappa[o, c, t] = sum_j w[o, c, j] [t == j*d - p_left (mod n)]``, its matrix
 is ``T[(o, i), (c, m)] = kappa[o, c, m - i]`` and the DFT block-diagonalises
 it.  Its singular values are the union over frequencies ``f`` of the singular
-values of the ``C_out x C_in`` matrices ``kappa_hat[:, :, f]``
-(``kappa_hat = fftn(kappa)`` over the spatial axes).  One channel: the
-eigenvalues are the DFT of the kernel, ``lambda_f = sum_t kappa[t] w^(f t)``,
-``w = exp(2 pi i / n)``.
+values of the ``C_out x C_in`` matrices ``kappa_hat[:, :, f]``.  One channel:
+the eigenvalues are the DFT of the kernel, ``lambda_f = sum_t kappa[t]
+w^(f t)``, ``w = exp(2 pi i / n)``.
 
-**Strided circular layers** (polyphase).  With stride ``s`` dividing ``n`` and
-``output_size * s == n`` the rows are every ``s``-th row of that circulant, so
+**Strided circular layers** (polyphase).  With stride ``s`` and
+``output_size * s == n`` the rows are every ``s``-th row of that circulant,
 ``T[i, u*s + ph] = kappa[(u - i)*s + ph]``: splitting the columns by phase
 ``ph`` gives ``s`` circulants side by side, and the singular values are the
-union over the ``n/s`` frequencies of those of ``C_out x (C_in * s)`` blocks.
-
+union over the ``n/s`` frequencies of those of ``C_out x (C_in * s)`` blocks
+(``C_in * prod(s)`` in N-D).  Phases that no tap reads are zero columns of
+the matrix: they are left out of the blocks and give zero singular values.
 **Groups**: the matrix is block diagonal over groups; the spectrum is the
 union of the groups' spectra.
 
-**Which geometries the FFT path covers**: ``padding_mode="circular"``,
-``transposed=False`` and, on every axis, ``output_size * stride ==
-input_size``.  For stride 1 that is "output size equals input size" (total
-padding ``d*(k-1)``, e.g. ``padding="same"``); for stride ``s`` it needs ``s``
-to divide ``n`` and a total padding between ``d*(k-1) - s + 1`` and
-``d*(k-1)``.  Other circular layers (a circulant with rows dropped or
-repeated) and all other padding modes use the dense SVD.
+**Which layers are circulant** (:func:`fft_rule`): on every axis
+``output_size * stride == input_size``, and either ``padding_mode="circular"``
+or no padding at all (then no tap wraps, whatever the mode: 1x1 layers, a
+patchify layer with kernel = stride).  A transposed layer without padding is
+the transpose of such a layer when its forward layer is.
 
-**Zero padding** (operator norm only).  The zero-padded layer is a submatrix
-of the circular layer with the same taps on a grid of ``N >= n + max(p_left,
-p_right)`` (a multiple of the stride): no tap can wrap onto a real input, so
-the circular norm is a certified upper bound.  Reflect / replicate layers are
-a valid convolution after a copy map ``P`` (one 1 per row), so their norm is
-at most the valid layer's bound times ``||P|| = prod_axes sqrt(max copies)``.
+**How the blocks are computed.**  Each tap ``j`` lands on one polyphase
+position ``u_j`` and phase ``ph_j`` of the grid, so the block at frequency
+``f`` is ``B(f)[o, (c, ph)] = sum_{j: ph_j = ph} w[o, c, j]
+exp(-2 pi i f . u_j / M)`` (``M = n / s``): one complex matrix product of
+``(frequencies x taps)`` phases with the ``(taps x C_out C_in)`` kernel,
+chunked over frequencies so that memory stays bounded (no ``n``-sized
+kernel array is ever formed).  For a real kernel ``B(-f) = conj(B(f))``,
+so only half the frequencies of the last axis are computed and the others
+counted twice.  Each block's values come from ``eigvalsh`` of its smaller
+Gram matrix; blocks with a singular value below ``1e-4`` of their largest
+(where the Gram matrix would lose digits) are redone with ``svdvals``.
 
-torch is imported here (layers are applied with ``torch.nn.functional``).
+torch is imported here.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from ..core.spec import ConvSpec, check_spec
+from ..core.pattern import fold_positions
+from ..core.spec import ConvSpec, check_spec, is_int
 
-__all__ = ["OperatorNorm", "fft_rule", "operator_norm", "singular_values"]
+__all__ = [
+    "DENSE_LIMIT",
+    "Circulant",
+    "circulant_of",
+    "fft_rule",
+    "singular_values",
+]
 
 METHODS = ("auto", "fft", "dense")
+#: Largest matrix side (rows or columns) for which ``singular_values`` runs a
+#: dense SVD without being asked for a bigger budget (``dense_limit=``).
+DENSE_LIMIT = 4096
+#: Bytes of DFT blocks computed at once.
+CHUNK_BYTES = 32 * 2**20
+#: Blocks with a squared singular value below this fraction of their largest
+#: one are redone with svdvals (the Gram matrix loses digits there).
+_GRAM_FLOOR = 1e-8
 
 
-# ------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------- weights
+def check_weight(spec: ConvSpec, weight, *, name: str = "weight", detach: bool = True):
+    """``weight`` as a float64 torch tensor of ``spec.weight_shape``, validated.
 
-def _weight64(spec: ConvSpec, weight) -> torch.Tensor:
-    """``weight`` as a detached float64 tensor of ``spec.weight_shape``,
-    reversed along the spatial axes when ``spec.flip`` (cross-correlation)."""
-    try:
-        w = torch.as_tensor(weight.detach() if hasattr(weight, "detach") else np.asarray(weight))
-    except (TypeError, ValueError, RuntimeError):
-        raise ValueError(
-            f"weight must be a real numeric tensor or array, but got {type(weight).__name__}"
-            f" of {np.asarray(weight, dtype=object).dtype}"
-        ) from None
-    if w.is_complex():
-        raise ValueError(f"weight must be real, but got dtype {w.dtype}")
+    Real, finite, of the right shape; reversed along the spatial axes when
+    ``spec.flip`` (so that the result is torch's cross-correlation kernel).
+    With ``detach=False`` a tensor keeps its autograd graph.
+    """
+    if isinstance(weight, torch.Tensor):
+        w = weight.detach() if detach else weight
+    else:
+        try:
+            w = torch.as_tensor(np.asarray(weight))
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(
+                f"{name} must be a real numeric tensor or array, but got {type(weight).__name__}"
+                f" of {np.asarray(weight, dtype=object).dtype}"
+            ) from None
+    if w.is_complex() or w.dtype == torch.bool or not (w.is_floating_point() or w.dtype in (
+        torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise TypeError(f"{name} must be a real float or integer tensor, but got dtype {w.dtype}")
+    if w.layout != torch.strided or w.device.type == "meta":
+        raise TypeError(
+            f"{name} must be a dense tensor with values, but got layout {w.layout} "
+            f"on {w.device}"
+        )
     if tuple(w.shape) != tuple(spec.weight_shape):
         raise ValueError(
-            f"weight must have shape spec.weight_shape={tuple(spec.weight_shape)}, "
+            f"{name} must have shape spec.weight_shape={tuple(spec.weight_shape)}, "
             f"but got {tuple(w.shape)}"
         )
     w = w.to("cpu", torch.float64)
+    if not bool(torch.isfinite(w).all()):
+        raise ValueError(f"{name} must be finite, but it has NaN or infinite entries")
     if spec.flip:
         w = w.flip(tuple(range(2, 2 + spec.rank)))
     return w
 
 
+def check_int(value, name: str, *, minimum: int = 0) -> int:
+    """``value`` as an int (numpy integers accepted, bools refused) ``>= minimum``."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an integer, but got {value!r}")
+    if value < minimum:
+        rule = "positive" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {rule}, but got {value!r}")
+    return int(value)
+
+
+# ----------------------------------------------------------------- circulants
+@dataclass(frozen=True)
+class Circulant:
+    """A polyphase block-circulant layer: the circular convolution on ``grid``
+    whose output ``i`` reads ``(i*s + j*d - left) mod grid`` with stride ``s``
+    dividing the grid.  ``weight`` is torch's forward kernel ``(C_out,
+    C_in/groups, *k)`` (float64).  Its matrix has ``C_out * prod(grid / s)``
+    rows and ``C_in * prod(grid)`` columns.
+    """
+
+    weight: torch.Tensor
+    groups: int
+    grid: tuple[int, ...]
+    stride: tuple[int, ...]
+    left: tuple[int, ...]
+    dilation: tuple[int, ...]
+
+    def __post_init__(self):
+        for n, s in zip(self.grid, self.stride):
+            if n % s:
+                raise ValueError(
+                    f"grid must be a multiple of stride, but got {self.grid}, {self.stride}"
+                )
+
+    @property
+    def rank(self) -> int:
+        return len(self.grid)
+
+    @property
+    def phases_grid(self) -> tuple[int, ...]:
+        """``M = grid / stride``: the frequencies per axis."""
+        return tuple(n // s for n, s in zip(self.grid, self.stride))
+
+    @cached_property
+    def taps(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(u, phase)``: per flat tap, its polyphase position (rank, K) and
+        its flat phase among the phases that some tap reads (K,)."""
+        us, phs = [], []
+        for k, d, left, n, s in zip(
+            self.weight.shape[2:], self.dilation, self.left, self.grid, self.stride
+        ):
+            t = (np.arange(k) * d - left) % n
+            us.append(t // s)
+            phs.append(t % s)
+        mesh_u = np.meshgrid(*us, indexing="ij")
+        mesh_p = np.meshgrid(*phs, indexing="ij")
+        u = np.stack([m.ravel() for m in mesh_u])
+        flat = np.ravel_multi_index(tuple(m.ravel() for m in mesh_p), self.stride)
+        _, phase = np.unique(flat, return_inverse=True)
+        return u, phase.reshape(-1)
+
+    @property
+    def read_phases(self) -> int:
+        return int(self.taps[1].max()) + 1
+
+    @property
+    def block_shape(self) -> tuple[int, int, int]:
+        """``(groups, C_out/groups, (C_in/groups) * read phases)``."""
+        c_out, c_in_g = self.weight.shape[:2]
+        return self.groups, c_out // self.groups, c_in_g * self.read_phases
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        c_out, c_in_g = self.weight.shape[:2]
+        return c_out * math.prod(self.phases_grid), c_in_g * self.groups * math.prod(self.grid)
+
+    @cached_property
+    def phase_offsets(self) -> np.ndarray:
+        """Per-axis phase (rank, read phases) of each read phase, in block order."""
+        phs = [
+            (np.arange(k) * d - left) % n % s
+            for k, d, left, n, s in zip(
+                self.weight.shape[2:], self.dilation, self.left, self.grid, self.stride
+            )
+        ]
+        flat = np.ravel_multi_index(
+            tuple(m.ravel() for m in np.meshgrid(*phs, indexing="ij")), self.stride
+        )
+        return np.stack(np.unravel_index(np.unique(flat), self.stride))
+
+    def frequencies(self, half: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(f, count)``: frequencies (rank, F) and how many frequencies each
+        stands for (2 for one of a conjugate pair, when ``half``)."""
+        m = self.phases_grid
+        last = m[-1] // 2 + 1 if half else m[-1]
+        axes = [np.arange(x) for x in m[:-1]] + [np.arange(last)]
+        f = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")])
+        count = np.ones(f.shape[1], dtype=np.int64)
+        if half:
+            paired = (f[-1] > 0) & (2 * f[-1] != m[-1])
+            count[paired] = 2
+        return f, count
+
+    def kernel_matrix(self, weight=None) -> torch.Tensor:
+        """The kernel laid out as ``(taps, groups, C_out/g, (C_in/g) * phases)``."""
+        w = self.weight if weight is None else weight
+        c_out, c_in_g = w.shape[:2]
+        k = math.prod(w.shape[2:])
+        phase = torch.from_numpy(self.taps[1])
+        p = self.read_phases
+        out = w.new_zeros(k, c_out, c_in_g, p)
+        taps = torch.arange(k)
+        out[taps, :, :, phase] = w.reshape(c_out, c_in_g, k).permute(2, 0, 1)
+        g, co, ci = self.block_shape
+        return out.reshape(k, g, co, ci)
+
+    def phases(self, f: np.ndarray, dtype=torch.complex128) -> torch.Tensor:
+        """``exp(-2 pi i f . u_j / M)``, shape (F, taps), exact integer angles."""
+        u = self.taps[0]
+        turns = np.zeros((f.shape[1], u.shape[1]))
+        for a, m in enumerate(self.phases_grid):
+            turns = turns + ((f[a][:, None] * u[a][None, :]) % m) / m
+        angle = torch.from_numpy(-2 * np.pi * turns)
+        return torch.polar(torch.ones_like(angle), angle).to(dtype)
+
+    def blocks(self, f: np.ndarray, weight=None) -> torch.Tensor:
+        """The DFT blocks at frequencies ``f``: shape (F, groups, C_out/g, C_in/g * phases).
+
+        Differentiable in ``weight`` (default: ``self.weight``)."""
+        kernel = self.kernel_matrix(weight)
+        e = self.phases(f, torch.complex128 if kernel.dtype == torch.float64 else torch.complex64)
+        flat = kernel.reshape(kernel.shape[0], -1).to(e.dtype)
+        return (e @ flat).reshape(f.shape[1], *self.block_shape)
+
+    def chunks(self, f=None, count=None):
+        """Yield ``(f, count)`` in chunks of at most :data:`CHUNK_BYTES` of
+        blocks (default: the half spectrum, :meth:`frequencies`)."""
+        if f is None:
+            f, count = self.frequencies()
+        per = 16 * math.prod(self.block_shape) * 3  # blocks, Gram, workspace
+        size = max(1, CHUNK_BYTES // max(per, 1))
+        for start in range(0, f.shape[1], size):
+            yield f[:, start:start + size], count[start:start + size]
+
+    def block_values(self, blocks: torch.Tensor, top: int | None = None) -> torch.Tensor:
+        """Singular values of each block, descending, shape (..., r) with
+        ``r = min(block sides)`` (or ``top`` of them)."""
+        a, b = blocks.shape[-2:]
+        gram = blocks @ blocks.mH if a <= b else blocks.mH @ blocks
+        ev = torch.linalg.eigvalsh(gram).flip(-1).clamp(min=0)
+        if top is not None:
+            ev = ev[..., :top]
+        if ev.dtype == torch.float64:
+            low = ev[..., -1] < _GRAM_FLOOR * ev[..., 0]
+            if bool(low.any()):
+                ev[low] = torch.linalg.svdvals(blocks[low])[..., : ev.shape[-1]] ** 2
+        return ev.sqrt()
+
+    def top(self, count: int) -> tuple[np.ndarray, list[tuple[np.ndarray, int, int, int]]]:
+        """The ``count`` largest singular values (descending, a conjugate pair
+        counted twice) and the modes ``(f, group, index, multiplicity)`` they
+        come from (the ``index``-th singular value of group ``g``'s block at
+        frequency ``f``).
+
+        Large blocks are screened in float32 first; only the blocks whose
+        float32 largest value reaches the ``count``-th largest block maximum (less a margin of
+        ``1e-3`` of the largest, far above float32's error) are redone in
+        float64, and only float64 values are returned.
+        """
+        f_all, mult_all = self.frequencies()
+        if min(self.block_shape[1:]) >= 64 and f_all.shape[1] > 1:
+            tops = []
+            for f, _ in self.chunks():
+                v = self.block_values(self.blocks(f, self.weight.float()), 1)
+                tops.append(v.reshape(f.shape[1], -1).max(dim=1).values.double())
+            top1 = torch.cat(tops).numpy()
+            # the count-th largest block maximum is at most the count-th
+            # largest value: blocks whose maximum is below it do not matter
+            order = np.argsort(-top1)
+            cover = np.cumsum(mult_all[order])
+            threshold = top1[order[min(int(np.searchsorted(cover, count)), len(order) - 1)]]
+            keep = np.sort(np.nonzero(top1 >= threshold - 1e-3 * top1.max())[0])
+            f_all, mult_all = f_all[:, keep], mult_all[keep]
+        rows: list[tuple[float, np.ndarray, int, int, int]] = []
+        for f, mult in self.chunks(f_all, mult_all):
+            v = self.block_values(self.blocks(f), count).numpy()  # (F, G, r)
+            flat = v.reshape(-1)
+            take = min(count, flat.size)
+            idx = np.argpartition(flat, flat.size - take)[flat.size - take:]
+            fi, g, j = np.unravel_index(idx, v.shape)
+            rows += [(float(flat[i]), f[:, a], int(b), int(c), int(mult[a]))
+                     for i, a, b, c in zip(idx, fi, g, j)]
+            rows.sort(key=lambda r: -r[0])
+            cover = np.cumsum([r[4] for r in rows])
+            rows = rows[: int(np.searchsorted(cover, count)) + 1]
+        values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
+        return values, [r[1:] for r in rows]
+
+    def mode_vectors(self, modes, side: str = "right") -> torch.Tensor:
+        """Real vectors (Re and Im) of the singular vectors of ``modes``, on
+        the circulant's input grid (``side="right"``: shape (2m, C_in, *grid))
+        or output grid (``"left"``: (2m, C_out, *grid/stride))."""
+        m = self.phases_grid
+        c_out, c_in_g = self.weight.shape[:2]
+        g_count, co, ci = self.block_shape
+        out = []
+        svds: dict = {}
+        for f, g, j, _ in modes:
+            key = (tuple(int(x) for x in f), g)
+            if key not in svds:  # one SVD per block, however many of its values are wanted
+                svds[key] = torch.linalg.svd(self.blocks(f[:, None])[0, g], full_matrices=False)
+            u, _, vh = svds[key]
+            waves = [torch.polar(torch.ones(x, dtype=torch.float64),
+                                 torch.arange(x, dtype=torch.float64) * (-2 * math.pi * fa / x))
+                     for x, fa in zip(m, f)]
+            wave = waves[0]
+            for w_a in waves[1:]:
+                wave = wave[..., None] * w_a
+            if side == "left":
+                x = torch.zeros(c_out, *m, dtype=torch.complex128)
+                x[g * co:(g + 1) * co] = u[:, j].reshape(co, *([1] * len(m))) * wave
+            else:
+                z = vh[j].conj().reshape(c_in_g, -1)
+                x = torch.zeros(c_in_g * g_count, *self.grid, dtype=torch.complex128)
+                part = x[g * c_in_g:(g + 1) * c_in_g]
+                for p in range(z.shape[1]):
+                    offsets = self.phase_offsets[:, p]
+                    sl = (slice(None),) + tuple(
+                        slice(int(ph), None, s) for ph, s in zip(offsets, self.stride)
+                    )
+                    part[sl] = z[:, p].reshape(c_in_g, *([1] * len(m))) * wave
+            scale = float(x.abs().max())
+            out += [part for part in (x.real, x.imag) if float(part.abs().max()) > 1e-8 * scale]
+        return torch.stack(out)
+
+    def singular_values(self, top: int | None = None) -> np.ndarray:
+        """All (or the ``top`` largest) singular values, descending, with the
+        zeros of never-read phases.  Exact up to rounding (float64)."""
+        rows, cols = self.shape
+        total = min(rows, cols)
+        want = total if top is None else min(top, total)
+        kept: list[np.ndarray] = []
+        for f, count in self.chunks():
+            values = self.block_values(self.blocks(f), top).reshape(len(count), -1).numpy()
+            values = np.repeat(values, count, axis=0).ravel()
+            if top is not None and len(values) > want:
+                values = np.partition(values, len(values) - want)[-want:]
+            kept.append(values)
+            if top is not None:
+                merged = np.concatenate(kept)
+                kept = [np.partition(merged, len(merged) - want)[-want:]] if len(merged) > want \
+                    else [merged]
+        values = np.sort(np.concatenate(kept))[::-1]
+        if len(values) < want:
+            values = np.concatenate([values, np.zeros(want - len(values))])
+        return values[:want].copy()
+
+
+def circulant_of(spec: ConvSpec, weight: torch.Tensor) -> Circulant | None:
+    """The :class:`Circulant` whose matrix is ``spec``'s (transposed, for a
+    transposed spec), or ``None`` when :func:`fft_rule` says there is none."""
+    if fft_rule(spec) is not None:
+        return None
+    if spec.transposed:
+        spec = _forward_of(spec)
+    return Circulant(
+        weight, spec.groups, spec.input_size, spec.stride,
+        tuple(p for p, _ in spec.padding), spec.dilation,
+    )
+
+
+def _forward_of(spec: ConvSpec) -> ConvSpec:
+    """The forward layer whose matrix's first rows, transposed, are a
+    transposed layer's matrix: input size = the transposed layer's output."""
+    return ConvSpec(
+        spec.out_channels, spec.in_channels, spec.kernel_size,
+        input_size=spec.output_size, stride=spec.stride, padding=spec.padding,
+        dilation=spec.dilation, groups=spec.groups,
+    )
+
+
 def fft_rule(spec: ConvSpec) -> str | None:
-    """``None`` when the FFT path applies to ``spec``, else the rule it breaks.
+    """``None`` when ``spec``'s matrix is (polyphase) block circulant, else the
+    rule it breaks (see the module docstring).
 
     >>> fft_rule(ConvSpec(2, 3, 3, input_size=8, padding=1, padding_mode="circular"))
+    >>> fft_rule(ConvSpec(4, 8, 1, input_size=8, stride=2))   # 1x1 stride 2: any mode
     >>> fft_rule(ConvSpec(1, 1, 3, input_size=8, padding=1))
-    "padding_mode must be 'circular', but got 'zeros'"
+    "padding_mode must be 'circular' (or the padding 0), but got 'zeros' with padding ((1, 1),)"
     """
     check_spec(spec)
-    if spec.padding_mode != "circular":
-        return f"padding_mode must be 'circular', but got {spec.padding_mode!r}"
-    # (transposed layers cannot be circular in ConvSpec, as in torch)
+    padded = any(p for pair in spec.padding for p in pair)
+    if spec.transposed:
+        if padded:
+            return (
+                "a transposed layer is circulant only without padding, but got "
+                f"padding={spec.padding}"
+            )
+        forward = _forward_of(spec)
+        if forward.output_size != spec.input_size:
+            return (
+                "output_padding must not add rows that the forward layer never "
+                f"writes, but got output_padding={spec.output_padding}"
+            )
+        rule = fft_rule(forward)
+        return None if rule is None else f"its forward layer is not circulant: {rule}"
+    if spec.padding_mode != "circular" and padded:
+        return (
+            "padding_mode must be 'circular' (or the padding 0), but got "
+            f"{spec.padding_mode!r} with padding {spec.padding}"
+        )
     for n, o, s in zip(spec.input_size, spec.output_size, spec.stride):
         if o * s != n:
             return (
@@ -101,70 +433,62 @@ def fft_rule(spec: ConvSpec) -> str | None:
     return None
 
 
-def _blocks(w, groups, grid, stride, left, dilation) -> torch.Tensor:
-    """Polyphase DFT blocks of the circular layer on ``grid``.
-
-    Rows ``i`` read inputs ``(i*s + j*d - left) mod N``; returns the blocks of
-    shape ``(groups, *grid // stride, C_out/groups, (C_in/groups) * prod(stride))``.
-    """
-    c_out, c_in_g = w.shape[:2]
-    k = w.shape[2:]
-    rank = len(k)
-    co = c_out // groups
-    # wrapped tap offsets, one small table per axis, combined by broadcasting
-    flat = np.zeros((), dtype=np.int64)
-    for a in range(rank):
-        t = (np.arange(k[a]) * dilation[a] - left[a]) % grid[a]
-        flat = flat[..., None] * grid[a] + t
-    kappa = w.new_zeros(c_out, c_in_g, math.prod(grid))
-    kappa.index_add_(2, torch.from_numpy(flat.reshape(-1)), w.reshape(c_out, c_in_g, -1))
-    phases = [g // s for g, s in zip(grid, stride)]
-    split = [x for m, s in zip(phases, stride) for x in (m, s)]
-    kappa = kappa.reshape(groups, co, c_in_g, *split)
-    u_dims = tuple(3 + 2 * a for a in range(rank))
-    ph_dims = tuple(4 + 2 * a for a in range(rank))
-    hat = torch.fft.fftn(kappa, dim=u_dims)
-    hat = hat.permute(0, *u_dims, 1, 2, *ph_dims)
-    return hat.reshape(groups, *phases, co, c_in_g * math.prod(stride))
-
-
-def _fft_singular_values(spec: ConvSpec, w: torch.Tensor) -> torch.Tensor:
-    left = tuple(p for p, _ in spec.padding)
-    blocks = _blocks(w, spec.groups, spec.input_size, spec.stride, left, spec.dilation)
-    return torch.linalg.svdvals(blocks).reshape(-1)
-
-
-def _circular_norm(w, groups, grid, stride, left, dilation) -> float:
-    blocks = _blocks(w, groups, grid, stride, left, dilation)
-    return float(torch.linalg.matrix_norm(blocks, ord=2).max())
+def copies(spec: ConvSpec) -> int:
+    """``||P||^2`` of the copy map ``x -> F.pad(x, mode)`` of a reflect /
+    replicate / circular layer: the most padded positions one input feeds,
+    multiplied over the axes (one fold: :func:`symtoe.core.pattern.fold_positions`)."""
+    total = 1
+    for n, (pl, pr) in zip(spec.input_size, spec.padding):
+        col, _ = fold_positions(np.arange(-pl, n + pr), n, spec.padding_mode)
+        total *= int(np.bincount(col, minlength=n).max())
+    return total
 
 
 # ------------------------------------------------------------ singular values
-def singular_values(spec: ConvSpec, weight, method: str = "auto") -> np.ndarray:
+def _dense_cost(rows: int, cols: int) -> str:
+    small, large = sorted((rows, cols))
+    gib = rows * cols * 8 / 2**30
+    flops = 4 * large * small**2 + 8 * small**3 / 3
+    return f"a dense SVD of the {rows} x {cols} matrix ({gib:.3g} GiB, about {flops:.2g} flops)"
+
+
+def singular_values(
+    spec: ConvSpec,
+    weight,
+    method: str = "auto",
+    *,
+    top: int | None = None,
+    dense_limit: int = DENSE_LIMIT,
+) -> np.ndarray:
     """Singular values of the layer's matrix, in descending order.
 
     ``method="fft"``: the union over frequencies of the singular values of the
-    ``C_out x C_in`` DFT blocks of the wrapped kernel (Sedghi, Gupta & Long,
-    ICLR 2019; polyphase blocks ``C_out x C_in*s`` for stride ``s``; a union
-    over groups).  It applies to circular layers with ``output_size * stride
-    == input_size`` on every axis (see :func:`fft_rule`); otherwise it raises
-    ValueError.  ``method="dense"``: ``torch.linalg.svdvals`` of
-    :func:`symtoe.numeric_matrix`.  ``method="auto"``: fft where it applies,
+    layer's DFT blocks (Sedghi, Gupta & Long, ICLR 2019; polyphase blocks for
+    stride ``s``; a union over groups), for the layers :func:`fft_rule`
+    accepts; otherwise ValueError.  ``method="dense"``:
+    ``torch.linalg.svdvals`` of :func:`symtoe.numeric_matrix`, for matrices
+    with at most ``dense_limit`` rows and columns (refused from the sizes
+    before anything is built).  ``method="auto"``: fft where it applies,
     dense otherwise.
 
     Parameters
     ----------
     spec : ConvSpec
-    weight : tensor or array-like of shape ``spec.weight_shape`` (real)
-        Computed in float64.
+    weight : tensor or array-like of shape ``spec.weight_shape``
+        Real and finite; computed in float64.
     method : {"auto", "fft", "dense"}
+    top : int, optional
+        Only the ``top`` largest values (the FFT path then keeps at most
+        ``top`` per block and never holds the whole spectrum).
+    dense_limit : int
+        Largest matrix side for the dense SVD (default :data:`DENSE_LIMIT`).
 
     Returns
     -------
-    ndarray of float64, length ``min(*spec.matrix_shape)``
-        Equal to ``numpy.linalg.svd(M, compute_uv=False)`` of the matrix ``M``
-        whose columns are the layer (``F.conv*`` after circular ``F.pad``)
-        applied to one-hot inputs.
+    ndarray of float64, length ``min(*spec.matrix_shape)`` (or ``top``)
+        Equal to ``scipy.linalg.svdvals(M)`` of the matrix ``M`` whose
+        columns are the layer (``F.conv*`` after ``F.pad``) applied to one-hot
+        inputs.
 
     Examples
     --------
@@ -175,241 +499,43 @@ def singular_values(spec: ConvSpec, weight, method: str = "auto") -> np.ndarray:
     >>> spec = ConvSpec(1, 1, 3, input_size=4, padding=1, padding_mode="circular")
     >>> singular_values(spec, [[[1.0, 2.0, 3.0]]]).round(4)
     array([6.    , 2.8284, 2.8284, 2.    ])
+    >>> singular_values(spec, [[[1.0, 2.0, 3.0]]], top=1)
+    array([6.])
     >>> np.allclose(singular_values(spec, [[[1.0, 2.0, 3.0]]], method="dense"),
     ...             [6, 8 ** 0.5, 8 ** 0.5, 2])
     True
     """
     check_spec(spec)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, but got {method!r}")
-    w = _weight64(spec, weight)
+    rows, cols = spec.matrix_shape
+    if top is not None:
+        top = check_int(top, "top", minimum=1)
+        if top > min(rows, cols):
+            raise ValueError(
+                f"top must be at most min(rows, cols) = {min(rows, cols)}, but got {top}"
+            )
+    dense_limit = check_int(dense_limit, "dense_limit", minimum=1)
+    w = check_weight(spec, weight)
     rule = fft_rule(spec)
     if method == "fft" and rule is not None:
         raise ValueError(f"method='fft' needs a circulant layer: {rule}")
     if method == "dense" or rule is not None:
+        if max(rows, cols) > dense_limit:
+            why = "" if method == "dense" else f" (no FFT path: {rule})"
+            raise ValueError(
+                f"{_dense_cost(rows, cols)} is above dense_limit={dense_limit}{why}; use "
+                "operator_norm(spec, weight) for a certified bracket of the largest singular "
+                f"value, or pass dense_limit={max(rows, cols)} to run it"
+            )
         from ..core.numeric import numeric_matrix
 
-        values = torch.linalg.svdvals(numeric_matrix(spec, _unflip(spec, w)))
-    else:
-        values = _fft_singular_values(spec, w)
-    values = np.sort(values.numpy())[::-1].copy()
-    return values
+        values = torch.linalg.svdvals(numeric_matrix(spec, _unflip(spec, w))).numpy()
+        values = np.sort(values)[::-1]
+        return (values if top is None else values[:top]).copy()
+    return circulant_of(spec, w).singular_values(top)
 
 
 def _unflip(spec: ConvSpec, w: torch.Tensor) -> torch.Tensor:
-    """Undo the flip applied by ``_weight64`` (numeric_matrix applies it)."""
+    """Undo the flip applied by :func:`check_weight` (numeric_matrix applies it)."""
     return w.flip(tuple(range(2, 2 + spec.rank))) if spec.flip else w
-
-
-# --------------------------------------------------------------- norm bounds
-def _zero_grid(spec: ConvSpec) -> tuple[int, ...]:
-    """Smallest grid (a multiple of the stride) holding the zero-padded layer
-    as a submatrix of a circular one: ``N >= n + max(p_left, p_right)`` and
-    ``N / s >= output_size``."""
-    return tuple(
-        s * -(-max(n + max(pl, pr), o * s) // s)
-        for n, (pl, pr), o, s in zip(spec.input_size, spec.padding, spec.output_size, spec.stride)
-    )
-
-
-def _copies(n: int, pl: int, pr: int, mode: str) -> int:
-    """Largest number of padded positions that copy one input position."""
-    m = np.arange(-pl, n + pr)
-    if mode == "replicate":
-        src = np.clip(m, 0, n - 1)
-    elif mode == "reflect":
-        src = np.abs(m)
-        src = np.where(src >= n, 2 * (n - 1) - src, src)
-    else:  # circular
-        src = m % n
-    return int(np.bincount(src, minlength=n).max())
-
-
-def _upper_bound(spec: ConvSpec, w: torch.Tensor) -> tuple[float, tuple[int, ...]]:
-    """A certified upper bound on ``||T||_2`` and the circular grid it used."""
-    if spec.transposed:
-        # T is the transpose of the first rows of the forward layer on the
-        # transposed layer's output grid: its norm is at most that layer's.
-        forward = ConvSpec(
-            spec.out_channels, spec.in_channels, spec.kernel_size,
-            input_size=spec.output_size, stride=spec.stride, padding=spec.padding,
-            dilation=spec.dilation, groups=spec.groups,
-        )
-        return _upper_bound(forward, w)
-    left = tuple(p for p, _ in spec.padding)
-    if spec.padding_mode == "zeros":
-        grid = _zero_grid(spec)
-        return _circular_norm(w, spec.groups, grid, spec.stride, left, spec.dilation), grid
-    if spec.padding_mode == "circular":
-        # rows (i*s - p_left) mod n of the stride-1 circulant K: T = R K with
-        # ||R|| = sqrt(largest row multiplicity)
-        grid = spec.input_size
-        ones = (1,) * spec.rank
-        norm = _circular_norm(w, spec.groups, grid, ones, left, spec.dilation)
-        rows = 1
-        for n, o, s, pl in zip(grid, spec.output_size, spec.stride, left):
-            rows *= int(np.bincount((np.arange(o) * s - pl) % n, minlength=n).max())
-        return norm * math.sqrt(rows), grid
-    # reflect / replicate: a valid layer on the padded input after a copy map
-    padded = tuple(n + pl + pr for n, (pl, pr) in zip(spec.input_size, spec.padding))
-    valid = spec.replace(input_size=padded, padding=0, padding_mode="zeros", flip=False)
-    norm, grid = _upper_bound(valid, w)
-    copies = math.prod(
-        _copies(n, pl, pr, spec.padding_mode) for n, (pl, pr) in zip(spec.input_size, spec.padding)
-    )
-    return norm * math.sqrt(copies), grid
-
-
-# ---------------------------------------------------------- power iteration
-def _operators(spec: ConvSpec, w: torch.Tensor):
-    """Matrix-free ``x -> T x`` and ``y -> T^T y`` with torch's convolutions."""
-    rank = spec.rank
-    conv = getattr(F, f"conv{rank}d")
-    conv_t = getattr(F, f"conv_transpose{rank}d")
-    kw = {"stride": spec.stride, "dilation": spec.dilation, "groups": spec.groups}
-    if spec.transposed:
-        pad = tuple(p for p, _ in spec.padding)
-        crop = (Ellipsis, *(slice(0, n) for n in spec.input_size))
-
-        def forward(x):
-            return conv_t(x, w, padding=pad, output_padding=spec.output_padding, **kw)
-
-        def adjoint(y):
-            return conv(y, w, padding=pad, **kw)[crop]
-
-        return forward, adjoint
-
-    pads = spec.torch_padding
-    mode = "constant" if spec.padding_mode == "zeros" else spec.padding_mode
-    padded = [n + pl + pr for n, (pl, pr) in zip(spec.input_size, spec.padding)]
-    reach = [
-        (o - 1) * s + d * (k - 1) + 1
-        for o, s, d, k in zip(spec.output_size, spec.stride, spec.dilation, spec.kernel_size)
-    ]
-    # conv_transpose covers the first `reach` padded positions; zeros after that
-    tail = tuple(x for q, r in zip(reversed(padded), reversed(reach)) for x in (0, q - r))
-
-    def forward(x):
-        return conv(F.pad(x, pads, mode=mode) if any(pads) else x, w, **kw)
-
-    if spec.padding_mode == "zeros":
-
-        def unpad(z):  # adjoint of zero padding: crop
-            return F.pad(z, tuple(-p for p in pads))
-
-    else:  # adjoint of the copy map F.pad(mode): scatter-add, read off autograd
-        def unpad(z):
-            x0 = z.new_zeros(z.shape[0], spec.in_channels, *spec.input_size)
-            return torch.func.vjp(lambda x: F.pad(x, pads, mode=mode), x0)[1](z)[0]
-
-    def adjoint(y):
-        return unpad(F.pad(conv_t(y, w, **kw), tail))
-
-    return forward, adjoint
-
-
-def _power_iteration(spec, w, iterations, tol, seed, block=8) -> tuple[float, int]:
-    """Block power (subspace) iteration on ``T^T T`` with Rayleigh-Ritz.
-
-    The estimate is ``max ||T v||`` over unit ``v`` in the current subspace, so
-    it never exceeds ``||T||`` (up to rounding); a block of vectors rides in
-    torch's batch dimension and converges like ``(sigma_{b+1}/sigma_1)^2``.
-    """
-    forward, adjoint = _operators(spec, w)
-    size = spec.in_channels * math.prod(spec.input_size)
-    b = min(block, size)
-    gen = torch.Generator().manual_seed(seed)
-    v = torch.randn(size, b, generator=gen, dtype=w.dtype)
-    sigma = 0.0
-    for step in range(1, iterations + 1):
-        q = torch.linalg.qr(v).Q  # orthonormal basis of the subspace, (size, b)
-        u = forward(q.T.reshape(b, spec.in_channels, *spec.input_size)).reshape(b, -1)
-        new = float(torch.linalg.eigvalsh(u @ u.T)[-1].clamp(min=0).sqrt())
-        if new == 0 or abs(new - sigma) <= tol * new:
-            return max(new, sigma), step
-        sigma = new
-        v = adjoint(u.reshape(b, spec.out_channels, *spec.output_size)).reshape(b, -1).T
-    return sigma, iterations
-
-
-@dataclass(frozen=True)
-class OperatorNorm:
-    """The spectral norm ``||T||_2`` of a layer, bracketed.
-
-    Attributes
-    ----------
-    upper : float
-        Certified upper bound (exact for FFT-covered circular layers).
-    estimate : float
-        Power iteration ``||T v||`` with ``||v|| = 1``: a lower bound up to
-        rounding (equal to ``upper`` when ``exact``).
-    exact : bool
-        ``True`` when ``upper`` is the norm itself (circulant layers).
-    grid : tuple of int
-        The circular grid used for ``upper``.
-    iterations : int
-        Power iterations run (0 when exact).
-    """
-
-    upper: float
-    estimate: float
-    exact: bool
-    grid: tuple[int, ...]
-    iterations: int
-
-    @property
-    def value(self) -> float:
-        """The norm when exact, otherwise the power-iteration estimate."""
-        return self.upper if self.exact else self.estimate
-
-
-def operator_norm(
-    spec: ConvSpec, weight, *, iterations: int = 2000, tol: float = 1e-13, seed: int = 0
-) -> OperatorNorm:
-    """The largest singular value of the layer's matrix, never forming it.
-
-    * circular layers covered by :func:`fft_rule`: exact, the largest
-      singular value of the DFT blocks (Sedghi, Gupta & Long, ICLR 2019);
-    * otherwise ``upper``: the norm of a circular layer on a larger grid of
-      which the layer is a submatrix (see the module docstring) and
-      ``estimate``: power iteration on ``T^T T`` applied with ``F.conv*`` and
-      ``F.conv_transpose*`` (``estimate <= ||T|| <= upper``).
-
-    Parameters
-    ----------
-    spec : ConvSpec
-    weight : tensor or array-like of shape ``spec.weight_shape`` (real)
-    iterations : int
-        Most power iterations.
-    tol : float
-        Stop when the estimate changes by at most ``tol`` times itself.
-    seed : int
-        Seed of the power iteration's start vector.
-
-    Examples
-    --------
-    >>> spec = ConvSpec(1, 1, 3, input_size=8, padding=1)
-    >>> norm = operator_norm(spec, [[[1.0, 2.0, 3.0]]])
-    >>> norm.exact, round(norm.upper, 6)   # |1 + 2 + 3| on the 9-point grid
-    (False, 6.0)
-    >>> bool(norm.estimate <= norm.upper)
-    True
-    >>> operator_norm(spec.replace(padding_mode="circular"), [[[1.0, 2.0, 3.0]]]).value
-    6.0...
-
-    ``estimate`` equals ``numpy.linalg.norm(M, 2)`` of the one-hot-probed
-    matrix ``M`` to the power iteration's tolerance.
-    """
-    check_spec(spec)
-    for name, value in (("iterations", iterations), ("seed", seed)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, but got {value!r}")
-    if not tol >= 0:
-        raise ValueError(f"tol must be non-negative, but got {tol!r}")
-    w = _weight64(spec, weight)
-    if fft_rule(spec) is None:
-        value = float(_fft_singular_values(spec, w).max())
-        return OperatorNorm(value, value, True, spec.input_size, 0)
-    upper, grid = _upper_bound(spec, w)
-    estimate, steps = _power_iteration(spec, w, iterations, tol, seed)
-    return OperatorNorm(upper, estimate, False, grid, steps)
