@@ -21,7 +21,7 @@ from ..core.spec import ConvSpec
 from ..core.validate import SymtoeError
 from .shifts import normalize_shift
 
-__all__ = ["check_certificate", "commutator_terms", "exact_rows", "spatial"]
+__all__ = ["check_certificate", "check_keys", "commutator_terms", "exact_rows", "spatial"]
 
 
 def spatial(spec: ConvSpec) -> ConvSpec:
@@ -41,6 +41,16 @@ def check_certificate(spec: ConvSpec, what: str) -> None:
     )
 
 
+def check_keys(shape: tuple[int, int], n_p: int) -> None:
+    """Refuse a layer whose ``(row, col, weight)`` triples do not fit one int64 key."""
+    n_rows, n_cols = shape
+    if n_rows * n_cols * max(n_p, 1) >= 2**62:
+        raise SymtoeError(
+            f"the layer is too large for one int64 key per entry ({n_rows} x {n_cols} "
+            f"entries, {n_p} weights)"
+        )
+
+
 def _keys(rows, cols, ps, n_cols: int, n_p: int) -> np.ndarray:
     """One int64 key per triple, ``(row * n_cols + col) * n_p + p``."""
     return (rows * n_cols + cols) * n_p + ps
@@ -58,11 +68,7 @@ def commutator_terms(
     """
     rows, cols, ps = triples
     n_rows, n_cols = shape
-    if n_rows * n_cols * max(n_p, 1) >= 2**62:
-        raise SymtoeError(
-            f"the layer is too large for one int64 key per entry ({n_rows} x {n_cols} "
-            f"entries, {n_p} weights)"
-        )
+    check_keys(shape, n_p)
     # T S_in: (T S)[r, c'] = T[r, c] where src_in[c] == c'.
     col_a = src_in[cols]
     keep = col_a >= 0

@@ -60,6 +60,7 @@ import numpy as np
 from ..core.pattern import sharing_pattern
 from ..core.spec import ConvSpec
 from ..core.validate import is_int, is_model
+from .commutator import check_keys
 from .group_conv import GroupConvSpec
 from .groups import field_source, position_action
 
@@ -145,12 +146,8 @@ def _terms(rows, cols, lhs, rhs, src_in, sign_in, inv_out, sign_out, shape, n_pa
     triple's ``(param, coef)`` in ``T`` and in ``T'`` (coef 0 drops it).
     ``(G x)[i] = sign[i] x[src[i]]``; ``inv_out`` inverts ``src_out``.
     """
-    n_rows, n_cols = shape
-    if n_rows * n_cols * max(n_params, 1) >= 2**62:
-        raise ValueError(
-            f"the layer is too large for one int64 key per entry ({n_rows} x {n_cols} "
-            f"entries, {n_params} weights)"
-        )
+    n_cols = shape[1]
+    check_keys(shape, n_params)
     # T G_in: entry (r, c) of T moves to column src_in[c] with sign_in[c].
     # G_out T': entry (r0, c) of T' moves to row inv_out[r0] with its sign.
     out_rows = inv_out[rows]
