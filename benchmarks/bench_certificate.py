@@ -148,11 +148,8 @@ def run_models(quick: bool = False) -> list[dict]:
     sys.path.insert(0, str(ROOT / "tests"))
     from models import circular, resnet18
 
-    from symtoe.network.model_certificate import (
-        model_graph,
-        model_rotation_check,
-        model_shift_check,
-    )
+    from symtoe.network.model_certificate import model_graph, model_shift_check
+    from symtoe.network.model_symmetry import model_rotation_check
     from symtoe.network.trace import trace_model
 
     repeats = 3 if quick else 7

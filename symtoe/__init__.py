@@ -58,13 +58,8 @@ from .core.spec import ConvSpec
 from .core.symbolic import bias_symbols, symbolic_matrix, weight_symbols
 from .core.validate import SizeLimitError, SymtoeError, SymtoeTypeError
 from .network.certificate import CertificateGraph
-from .network.model_certificate import (
-    model_boundary_map,
-    model_graph,
-    model_rotation_check,
-    model_shift_check,
-    model_symmetry_check,
-)
+from .network.model_certificate import model_boundary_map, model_graph, model_shift_check
+from .network.model_symmetry import model_rotation_check, model_symmetry_check
 from .network.receptive import column_coverage, layer_specs, reachable_inputs, receptive_field
 from .network.report import parameter_report
 from .network.trace import trace_model

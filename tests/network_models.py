@@ -435,7 +435,8 @@ def compare_model_symmetry(model, input_size, *, quarter_turns: int = 1, axes=(0
     differing)``."""
     import copy
 
-    from symtoe.network.model_certificate import model_graph, model_symmetry_check
+    from symtoe.network.model_certificate import model_graph
+    from symtoe.network.model_symmetry import model_symmetry_check
 
     zeros = torch.zeros(batch, *input_size, dtype=torch.float64)
     graph = model_graph(randomize(model, 100 * seed), example_inputs=zeros)

@@ -58,13 +58,8 @@ from symtoe.network.certificate import (
     Pointwise,
     Sum,
 )
-from symtoe.network.model_certificate import (
-    model_boundary_map,
-    model_graph,
-    model_rotation_check,
-    model_shift_check,
-    model_symmetry_check,
-)
+from symtoe.network.model_certificate import model_boundary_map, model_graph, model_shift_check
+from symtoe.network.model_symmetry import model_rotation_check, model_symmetry_check
 
 ROOT = Path(__file__).resolve().parents[1]
 

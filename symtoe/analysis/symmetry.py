@@ -44,7 +44,7 @@ with sign representations only when odd (``-f(x) = f(-x)``; ReLU is not).
 **Models.**  Given a torch model (and its ``input_size``),
 :func:`check_symmetry` and :func:`check_rotation` read its trace as the
 shift certificate does and compose the per-op sets the same way
-(:func:`symtoe.network.model_certificate.model_symmetry_check`): the law is
+(:func:`symtoe.network.model_symmetry.model_symmetry_check`): the law is
 ``N_W(G x) = G N_(W o g)(x)``, every free kernel turned along, for models of
 convolutions, pointwise maps, pools, pads, sums, concatenations and global
 pooling (any other op is named in a ValueError).
@@ -378,7 +378,7 @@ def check_symmetry(spec, element, *, input_size=None, example_inputs=None, at=No
     spec : ConvSpec, GroupConvSpec, a list of either (a stack), or a torch model
         A model is read from its trace (``input_size`` or ``example_inputs``
         as for :func:`symtoe.trace_model`; ``at`` a module's name) and gives a
-        :class:`~symtoe.network.model_certificate.ModelSymmetryCheck`.
+        :class:`~symtoe.network.model_symmetry.ModelSymmetryCheck`.
     element
         For a ConvSpec: a signed permutation matrix ``M`` (``rotation_matrix``,
         ``[[1, 0], [0, -1]]`` for ``torch.flip(x, (-1,))``, ``[[0, 1], [1, 0]]``
@@ -406,7 +406,7 @@ def check_symmetry(spec, element, *, input_size=None, example_inputs=None, at=No
     True
     """
     if is_model(spec):  # whole networks live above analysis: load them on demand
-        from ..network.model_certificate import model_symmetry_check
+        from ..network.model_symmetry import model_symmetry_check
 
         return model_symmetry_check(spec, element, input_size=input_size,
                                     example_inputs=example_inputs, at=at)
@@ -441,7 +441,7 @@ def check_rotation(spec, quarter_turns: int = 1, *, axes=(0, 1), input_size=None
     rot90(F.conv2d(x, rot90(w, -q)), q)[..., r]`` for every ``x`` and ``w``.
     """
     if is_model(spec):
-        from ..network.model_certificate import model_rotation_check
+        from ..network.model_symmetry import model_rotation_check
 
         return model_rotation_check(spec, quarter_turns, axes=axes, input_size=input_size,
                                     example_inputs=example_inputs, at=at)
