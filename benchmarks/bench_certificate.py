@@ -37,9 +37,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from symtoe import ConvSpec  # noqa: E402
-from symtoe.network.certificate import (  # noqa: E402
+from symtoe.network.certificate import CertificateGraph  # noqa: E402
+from symtoe.network.facts import (  # noqa: E402
     Blur,
-    CertificateGraph,
     GlobalPool,
     Linear,
     MaxPool,

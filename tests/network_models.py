@@ -25,10 +25,10 @@ from reference import torch_forward
 from test_shifts import sliced_shift
 
 from symtoe import ConvSpec
-from symtoe.network.certificate import (
+from symtoe.network.certificate import CertificateGraph
+from symtoe.network.facts import (
     AvgPool,
     Blur,
-    CertificateGraph,
     Concat,
     Flatten,
     GlobalPool,

@@ -47,7 +47,7 @@ from network_models import (
 from torch import nn
 
 from symtoe import ConvSpec, boundary_map, check_rotation, check_shift, check_symmetry
-from symtoe.network.certificate import (
+from symtoe.network.facts import (
     Concat,
     FixedConv,
     Flatten,

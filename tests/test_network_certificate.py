@@ -23,10 +23,10 @@ from network_models import Net, compare
 
 from symtoe import ConvSpec, check_shift
 from symtoe.analysis.aliasing import shift_subgroup
-from symtoe.network.certificate import (
+from symtoe.network.certificate import CertificateGraph
+from symtoe.network.facts import (
     MAPS_ZERO_TO_ZERO,
     NONNEGATIVE,
-    CertificateGraph,
     Conv,
     FixedConv,
     GlobalPool,

@@ -79,6 +79,7 @@ from ..analysis.aliasing import (
 from ..analysis.commutator import fmt as _fmt
 from ..analysis.shifts import normalize_mode, normalize_shift, normalize_size
 from ..core.spec import ConvSpec
+from . import facts
 from .fact_ops import (
     _any_read,
     _avg_op,
@@ -99,46 +100,8 @@ from .fact_ops import (
     _side,
     _upsample_op,
 )
-from .facts import (
-    _FACTS,
-    MAPS_ZERO_TO_ZERO,
-    NONNEGATIVE,
-    AvgPool,
-    Blur,
-    Concat,
-    Conv,
-    FixedConv,
-    Flatten,
-    GlobalPool,
-    Linear,
-    MaxPool,
-    Multiply,
-    Pad,
-    Pointwise,
-    Sum,
-    Upsample,
-)
 
-__all__ = [
-    "AvgPool",
-    "Blur",
-    "CertificateGraph",
-    "Concat",
-    "Conv",
-    "FixedConv",
-    "Flatten",
-    "GlobalPool",
-    "Linear",
-    "MAPS_ZERO_TO_ZERO",
-    "MaxPool",
-    "Multiply",
-    "NONNEGATIVE",
-    "NetworkShiftCheck",
-    "Pad",
-    "Pointwise",
-    "Sum",
-    "Upsample",
-]
+__all__ = ["CertificateGraph", "GraphNode", "NetworkShiftCheck"]
 
 
 # ===================================================================== graph
@@ -196,6 +159,7 @@ class CertificateGraph:
 
     Examples
     --------
+    >>> from symtoe.network.facts import Pointwise
     >>> g = CertificateGraph(8)
     >>> g.add("conv", ConvSpec(1, 4, 3, input_size=8, padding=1))
     'conv'
@@ -246,13 +210,13 @@ class CertificateGraph:
             if i not in self._nodes:
                 raise ValueError(f"inputs of {name!r} must be existing nodes, but {i!r} is not")
         if isinstance(fact, ConvSpec):
-            fact = Conv(fact)
-        if not isinstance(fact, _FACTS):
+            fact = facts.Conv(fact)
+        if not isinstance(fact, facts._FACTS):
             raise ValueError(
                 f"fact of {name!r} must be a ConvSpec or one of "
-                f"{', '.join(f.__name__ for f in _FACTS)}, but got {type(fact).__name__}"
+                f"{', '.join(f.__name__ for f in facts._FACTS)}, but got {type(fact).__name__}"
             )
-        many = isinstance(fact, (Sum, Multiply, Concat))
+        many = isinstance(fact, (facts.Sum, facts.Multiply, facts.Concat))
         if not many and len(inputs) != 1:
             raise ValueError(
                 f"inputs of {name!r} must be one node for a {type(fact).__name__}, but got "
@@ -273,11 +237,11 @@ class CertificateGraph:
         else:
             period = tuple(math.lcm(*ps) for ps in zip(*periods))
             period, stride = stride_step(period, strides[0], op.factor)
-        if isinstance(fact, Pointwise):
+        if isinstance(fact, facts.Pointwise):
             nonneg = fact.nonnegative
         else:
-            keeps = (MaxPool, AvgPool, Blur, Upsample, Pad, GlobalPool, Sum, Multiply, Concat,
-                     Flatten)
+            keeps = (facts.MaxPool, facts.AvgPool, facts.Blur, facts.Upsample, facts.Pad,
+                     facts.GlobalPool, facts.Sum, facts.Multiply, facts.Concat, facts.Flatten)
             nonneg = isinstance(fact, keeps) and all(self._nodes[i].nonnegative for i in inputs)
         self._nodes[name] = GraphNode(
             name, fact, tuple(inputs), op.size, stride, period, fused, nonneg, str(note)
@@ -288,21 +252,21 @@ class CertificateGraph:
     def _resolve(self, fact, inputs):
         nodes = [self._nodes[i] for i in inputs]
         size = nodes[0].size
-        if isinstance(fact, (Sum, Multiply, Concat)):
+        if isinstance(fact, (facts.Sum, facts.Multiply, facts.Concat)):
             return _MergeOp(fact, [n.size for n in nodes], inputs), ()
-        if isinstance(fact, (GlobalPool, Flatten, Linear)):
-            if isinstance(fact, GlobalPool):
+        if isinstance(fact, (facts.GlobalPool, facts.Flatten, facts.Linear)):
+            if isinstance(fact, facts.GlobalPool):
                 if fact.kind not in ("avg", "max", "min", "sum"):
                     raise ValueError(
                         f"kind must be 'avg', 'max', 'min' or 'sum', but got {fact.kind!r}")
                 if not size:
                     raise ValueError("a GlobalPool needs a spatial input, but got a vector")
             return _GlobalOp(fact, size, inputs), ()
-        if isinstance(fact, Pointwise):
+        if isinstance(fact, facts.Pointwise):
             return _PointOp(fact, size, inputs), ()
         if not size:
             raise ValueError(f"a {type(fact).__name__} needs a spatial input, but got a vector")
-        if isinstance(fact, Conv):
+        if isinstance(fact, facts.Conv):
             spec = fact.spec
             if not isinstance(spec, ConvSpec):
                 raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
@@ -311,13 +275,13 @@ class CertificateGraph:
                     f"spec.input_size must equal the size of {inputs[0]!r}, {size}, but got "
                     f"{spec.input_size}"
                 )
-        elif isinstance(fact, FixedConv):
+        elif isinstance(fact, facts.FixedConv):
             if isinstance(fact.spec, ConvSpec) and fact.spec.input_size != size:
                 raise ValueError(
                     f"spec.input_size must equal the size of {inputs[0]!r}, {size}, but got "
                     f"{fact.spec.input_size}"
                 )
-        if isinstance(fact, Pad):
+        if isinstance(fact, facts.Pad):
             pairs = _resolve_pad(fact, size)
             return _LinearOp(_pad_matrices(pairs, fact.mode, size), (Fraction(1),) * len(size),
                              inputs, f"pad ({fact.mode})"), ()
@@ -326,7 +290,7 @@ class CertificateGraph:
             op.nonnegative = self._nodes[inputs[0]].nonnegative
         # fold a Pad producer into the layer (see the module docstring)
         src = self._nodes[inputs[0]]
-        if isinstance(src.fact, Pad):
+        if isinstance(src.fact, facts.Pad):
             pad_in = src.inputs
             in_size = self._nodes[pad_in[0]].size
             pairs = _resolve_pad(src.fact, in_size)
@@ -347,15 +311,15 @@ class CertificateGraph:
 
     @staticmethod
     def _layer(fact, size, inputs):
-        if isinstance(fact, Conv):
+        if isinstance(fact, facts.Conv):
             return _ConvOp(fact.spec, inputs)
-        if isinstance(fact, MaxPool):
+        if isinstance(fact, facts.MaxPool):
             return _max_op(fact, size, inputs)
-        if isinstance(fact, AvgPool):
+        if isinstance(fact, facts.AvgPool):
             return _avg_op(fact, size, inputs)
-        if isinstance(fact, FixedConv):
+        if isinstance(fact, facts.FixedConv):
             return _fixed_conv_op(fact, size, inputs)
-        if isinstance(fact, Blur):
+        if isinstance(fact, facts.Blur):
             return _blur_op(fact, size, inputs)
         return _upsample_op(fact, size, inputs)
 
@@ -375,6 +339,7 @@ class CertificateGraph:
         >>> g = CertificateGraph(16)
         >>> g.add("a", ConvSpec(1, 1, 3, input_size=16, stride=2, padding=1))
         'a'
+        >>> from symtoe.network.facts import MaxPool
         >>> g.add("b", MaxPool(2))
         'b'
         >>> g.shift_subgroup().period
@@ -449,7 +414,7 @@ class CertificateGraph:
 
 
 def _describe(fact) -> str:
-    if isinstance(fact, Conv):
+    if isinstance(fact, facts.Conv):
         s = fact.spec
         kind = "ConvTranspose" if s.transposed else "Conv"
         return (f"{kind}(k={s.kernel_size}, s={s.stride}, p={s.padding}, d={s.dilation}, "

@@ -22,19 +22,7 @@ from ..analysis.shifts import shift_indices
 from ..core.pattern import axis_patterns, fold_positions
 from ..core.spec import ConvSpec, is_int
 from ..core.validate import boolean
-from .facts import (
-    AvgPool,
-    Blur,
-    Concat,
-    FixedConv,
-    Flatten,
-    GlobalPool,
-    MaxPool,
-    Multiply,
-    Pad,
-    Pointwise,
-    Upsample,
-)
+from . import facts
 
 #: Entries of a fixed layer's integer matrices stay below this (exact int64 products).
 MAX_FIXED_ENTRY = 1 << 30
@@ -373,7 +361,7 @@ class _LinearOp(_Op):
 class _PointOp(_Op):
     kind = "pointwise"
 
-    def __init__(self, fact: Pointwise, size, inputs):
+    def __init__(self, fact: facts.Pointwise, size, inputs):
         self.fact = fact
         self.size = size
         self.factor = (Fraction(1),) * len(size)
@@ -410,7 +398,7 @@ class _MergeOp(_Op):
                 f"inputs of a {type(fact).__name__} must share one spatial size, but got "
                 f"{sorted(spatial)}"
             )
-        if isinstance(fact, Concat) and any(not s for s in sizes) and spatial:
+        if isinstance(fact, facts.Concat) and any(not s for s in sizes) and spatial:
             raise ValueError("inputs of a Concat must all be spatial maps or all be vectors")
         self.size = next(iter(spatial)) if spatial else ()
         self.sizes = tuple(sizes)
@@ -440,7 +428,7 @@ class _MergeOp(_Op):
 
     def zero(self, zeros):
         spatial = [z for z, s in zip(zeros, self.sizes) if s]
-        if isinstance(self.fact, Multiply):
+        if isinstance(self.fact, facts.Multiply):
             return np.broadcast_to(np.logical_or.reduce(spatial), self.size) if spatial else (
                 np.zeros(self.size, dtype=bool))
         if len(spatial) < len(zeros):  # a vector summand (or a concatenated vector)
@@ -465,7 +453,7 @@ class _GlobalOp(_Op):
     def own(self, shifts, out, mode):
         if not self.size_in:
             return np.ones((), dtype=bool)
-        if isinstance(self.fact, GlobalPool):
+        if isinstance(self.fact, facts.GlobalPool):
             ok = mode == "cyclic" or not any(shifts[0])
         else:
             ok = not any(shifts[0])
@@ -476,10 +464,10 @@ class _GlobalOp(_Op):
         return own, own & np.asarray(exacts[0]).all()
 
     def zero(self, zeros):
-        return np.asarray(zeros[0]).all() & isinstance(self.fact, (GlobalPool, Flatten))
+        return np.asarray(zeros[0]).all() & isinstance(self.fact, (facts.GlobalPool, facts.Flatten))
 
     def why(self, position, shifts, out, mode):
-        if isinstance(self.fact, GlobalPool):
+        if isinstance(self.fact, facts.GlobalPool):
             return (
                 "zero-fill shifts drop content that the global pool counts: it is invariant "
                 "only under cyclic shifts"
@@ -506,7 +494,7 @@ def _pad_matrices(pairs, mode, size_in):
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
-def _resolve_pad(fact: Pad, size):
+def _resolve_pad(fact: facts.Pad, size):
     rank = len(size)
     p = fact.padding
     if is_int(p):
@@ -560,7 +548,7 @@ def _pool_windows(fact, size, name):
     return windows, s
 
 
-def _max_op(fact: MaxPool, size, inputs):
+def _max_op(fact: facts.MaxPool, size, inputs):
     windows, s = _pool_windows(fact, size, "MaxPool")
     mats = []
     for start, k, d, n in windows:
@@ -572,7 +560,7 @@ def _max_op(fact: MaxPool, size, inputs):
     return _MaxOp(mats, tuple(Fraction(v) for v in s), inputs)
 
 
-def _avg_op(fact: AvgPool, size, inputs):
+def _avg_op(fact: facts.AvgPool, size, inputs):
     windows, s = _pool_windows(fact, size, "AvgPool")
     boolean(fact.count_include_pad, "count_include_pad")
     if fact.divisor_override is not None and (
@@ -611,7 +599,7 @@ def _exact_ints(values, name):
     return np.array([int(f * den) for f in fr], dtype=object)
 
 
-def _fixed_conv_op(fact: FixedConv, size, inputs, kind="fixed conv"):
+def _fixed_conv_op(fact: facts.FixedConv, size, inputs, kind="fixed conv"):
     spec = fact.spec
     if not isinstance(spec, ConvSpec):
         raise ValueError(f"spec must be a ConvSpec, but got {type(spec).__name__}")
@@ -640,16 +628,16 @@ def _fixed_conv_op(fact: FixedConv, size, inputs, kind="fixed conv"):
     return _LinearOp(mats, factor, inputs, kind)
 
 
-def _blur_op(fact: Blur, size, inputs):
+def _blur_op(fact: facts.Blur, size, inputs):
     bp = blurpool(1, size, fact.filt_size, fact.stride, fact.pad_type)
     taps = (list(binomial_filter(fact.filt_size)),) * len(size)
-    return _fixed_conv_op(FixedConv(bp.spec, taps), size, inputs, "blur")
+    return _fixed_conv_op(facts.FixedConv(bp.spec, taps), size, inputs, "blur")
 
 
 _UPSAMPLE = {"nearest": 0, "nearest-exact": 0, "linear": 1, "bilinear": 2, "trilinear": 3}
 
 
-def _upsample_op(fact: Upsample, size, inputs):
+def _upsample_op(fact: facts.Upsample, size, inputs):
     rank = len(size)
     f = _per_axis(fact.scale_factor, rank, "scale_factor")
     if fact.mode not in _UPSAMPLE:

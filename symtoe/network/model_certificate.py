@@ -73,21 +73,8 @@ from fractions import Fraction
 import numpy as np
 
 from ..core.spec import ConvSpec
+from . import facts
 from .certificate import CertificateGraph, NetworkShiftCheck
-from .facts import (
-    AvgPool,
-    Concat,
-    FixedConv,
-    Flatten,
-    GlobalPool,
-    Linear,
-    MaxPool,
-    Multiply,
-    Pad,
-    Pointwise,
-    Sum,
-    Upsample,
-)
 from .trace import _ints
 
 __all__ = [
@@ -550,7 +537,7 @@ class _Reader:
                          "which symtoe does not certify")
         if category == "embedding":
             zero, note = self.maps_zero(op, "the embedding of index 0")
-            return self.add(op, Pointwise(zero), [op.args["indices"]], note=note)
+            return self.add(op, facts.Pointwise(zero), [op.args["indices"]], note=note)
         if category == "pointwise":
             return self.pointwise(op, graph_in)
         if category == "reduction":
@@ -581,7 +568,7 @@ class _Reader:
         spec = fact.spec
         keep = self.spatial(x, op.outputs[0].shape, spec.rank, "the convolution")
         if not keep:
-            return self.add(op, Linear(), [x])
+            return self.add(op, facts.Linear(), [x])
         pick = lambda values: tuple(values[k] for k in keep)  # noqa: E731
         spec = ConvSpec(spec.in_channels, spec.out_channels, pick(spec.kernel_size),
                         input_size=pick(spec.input_size), stride=pick(spec.stride),
@@ -609,7 +596,7 @@ class _Reader:
         taps = _separable(kernel)
         if taps is None:
             return spec, f"{what}, but not a separable filter: certified as free weights"
-        return FixedConv(spec, taps), ""
+        return facts.FixedConv(spec, taps), ""
 
     def pool(self, op, fact):
         x = op.inputs[0]
@@ -624,14 +611,15 @@ class _Reader:
         dilation = _ints(a.get("dilation", 1), rank) or (1,) * rank
         size = fact.spec.input_size
         if all(kernel[k] == size[k] and padding[k] == 0 and dilation[k] == 1 for k in keep):
-            return self.add(op, GlobalPool(fact.mode), [x])
+            return self.add(op, facts.GlobalPool(fact.mode), [x])
         pick = lambda values: tuple(values[k] for k in keep)  # noqa: E731
         ceil_mode = bool(a.get("ceil_mode", False))
         if fact.mode == "max":
-            layer = MaxPool(pick(kernel), pick(stride), pick(padding), pick(dilation), ceil_mode)
+            layer = facts.MaxPool(pick(kernel), pick(stride), pick(padding), pick(dilation),
+                                  ceil_mode)
         elif fact.mode == "avg":
             override = a.get("divisor_override")
-            layer = AvgPool(pick(kernel), pick(stride), pick(padding), ceil_mode,
+            layer = facts.AvgPool(pick(kernel), pick(stride), pick(padding), ceil_mode,
                             bool(a.get("count_include_pad", True)),
                             int(override) if override else None)
         else:
@@ -647,12 +635,12 @@ class _Reader:
         n = [fact.input_size[k] for k in keep]
         o = [fact.output_size[k] for k in keep]
         if all(v == 1 for v in o):
-            return self.add(op, GlobalPool(fact.mode), [x])
+            return self.add(op, facts.GlobalPool(fact.mode), [x])
         if any(a % b for a, b in zip(n, o)):
             raise _Block(f"adaptive pooling from {tuple(n)} to {tuple(o)} has windows of "
                          "unequal sizes (the output size does not divide the input size)")
         k = tuple(a // b for a, b in zip(n, o))
-        layer = MaxPool(k) if fact.mode == "max" else AvgPool(k)
+        layer = facts.MaxPool(k) if fact.mode == "max" else facts.AvgPool(k)
         return self.add(op, layer, [x])
 
     def upsample(self, op, fact):
@@ -674,7 +662,7 @@ class _Reader:
             mode = _LINEAR_MODES[len(keep)]
         elif mode not in ("nearest", "nearest-exact"):
             raise _Block(f"{mode} upsampling is not certified")
-        return self.add(op, Upsample(tuple(factors), mode, bool(fact.align_corners)), [x])
+        return self.add(op, facts.Upsample(tuple(factors), mode, bool(fact.align_corners)), [x])
 
     def pad(self, op, fact):
         x = op.inputs[0]
@@ -694,7 +682,7 @@ class _Reader:
                 raise _Block(f"it pads tensor axis {d}, which carries no single position axis")
         if kind == "vector":
             return self.alias(op, x)
-        return self.add(op, Pad(tuple(pairs), mode), [x])
+        return self.add(op, facts.Pad(tuple(pairs), mode), [x])
 
     # ---------------------------------------------------- pointwise layers
     def norm(self, op, fact):
@@ -711,7 +699,7 @@ class _Reader:
         what = "the BatchNorm offset beta - mean gamma / sqrt(var + eps)" if fact.op == "batch" \
             else "the LayerNorm offset"
         zero, note = self.maps_zero(op, what)
-        return self.add(op, Pointwise(zero), [x], note=note)
+        return self.add(op, facts.Pointwise(zero), [x], note=note)
 
     def _constant_positions(self, op, graph_in):
         """Refuse tensors that do not depend on the input but vary over positions
@@ -749,7 +737,7 @@ class _Reader:
         nonneg = short in NONNEGATIVE_OPS or (
             lower is not None and isinstance(op.args.get(lower), (int, float))
             and op.args[lower] >= 0)
-        return self.add(op, Pointwise(zero, nonnegative=nonneg), [x], note=note)
+        return self.add(op, facts.Pointwise(zero, nonnegative=nonneg), [x], note=note)
 
     def pointwise(self, op, graph_in):
         self._constant_positions(op, graph_in)
@@ -759,12 +747,12 @@ class _Reader:
         constants = any(r not in self.nodes for r in op.inputs)
         alpha = op.args.get("alpha", 1)
         if short == "add" and alpha == 1 and not constants:
-            return self.add(op, Sum(), graph_in)
+            return self.add(op, facts.Sum(), graph_in)
         if short == "mul" and not constants:
-            return self.add(op, Multiply(), graph_in)
-        merged = self.add(op, Sum(), graph_in, suffix=":inputs")
+            return self.add(op, facts.Multiply(), graph_in)
+        merged = self.add(op, facts.Sum(), graph_in, suffix=":inputs")
         zero, note = self.maps_zero(op, f"{short}(0, ..., 0)")
-        return self.add(op, Pointwise(zero), [merged], note=note)
+        return self.add(op, facts.Pointwise(zero), [merged], note=note)
 
     def reduction(self, op):
         x = op.inputs[0]
@@ -782,7 +770,7 @@ class _Reader:
             raise _Block("it reduces over some spatial axes but not all")
         if short not in _REDUCE:
             raise _Block(f"a {short} over positions is not certified (mean, sum, max, min are)")
-        return self.add(op, GlobalPool(_REDUCE[short]), [x])
+        return self.add(op, facts.GlobalPool(_REDUCE[short]), [x])
 
     def matmul(self, op, graph_in):
         short = _short(op)
@@ -802,15 +790,15 @@ class _Reader:
         x = ins[side]
         kind, carriers, _ = self.kind(x)
         if kind == "vector":
-            return self.add(op, Linear(), [x])
+            return self.add(op, facts.Linear(), [x])
         inside = {a for a, d in carriers.items() if d == contracted[side]}
         if not inside:
             zero, note = self.maps_zero(op, "the Linear's bias")
-            return self.add(op, Pointwise(zero), [x], note=note)
+            return self.add(op, facts.Pointwise(zero), [x], note=note)
         if len(inside) < self.rank:
             raise _Block("it mixes positions along some spatial axes but not all")
-        flat = self.add(op, Flatten(), [x], suffix=":flatten")
-        return self.add(op, Linear(), [flat])
+        flat = self.add(op, facts.Flatten(), [x], suffix=":flatten")
+        return self.add(op, facts.Linear(), [flat])
 
     # ------------------------------------------------------------- moves
     def alias(self, op, x):
@@ -849,7 +837,7 @@ class _Reader:
                          "on the input (a class token, coordinate channels)")
         if any(self._carries(t, dim) for t in tensors):
             raise _Block("it concatenates along positions")
-        return self.add(op, Concat(), tensors)
+        return self.add(op, facts.Concat(), tensors)
 
 
 # ------------------------------------------------------------- public API

@@ -17,22 +17,9 @@ import numpy as np
 
 from ..analysis.commutator import fmt as _fmt
 from ..core.spec import ConvSpec
+from . import facts
 from .certificate import NetworkShiftCheck
 from .fact_ops import _all_read, _any_read, _pad_matrices, _pool_size, _resolve_pad, _tables
-from .facts import (
-    AvgPool,
-    Concat,
-    Conv,
-    FixedConv,
-    Flatten,
-    GlobalPool,
-    Linear,
-    MaxPool,
-    Multiply,
-    Pad,
-    Pointwise,
-    Sum,
-)
 from .model_certificate import (
     ModelGraph,
     model_graph,
@@ -54,7 +41,7 @@ def _pool_spec(fact, size) -> ConvSpec:
     o = [_pool_size(*v, fact.ceil_mode) for v in zip(size, k, s, p, d)]
     extra = [max(0, (oo - 1) * ss + dd * (kk - 1) + 1 - (n + 2 * pp))
              for oo, ss, dd, kk, n, pp in zip(o, s, d, k, size, p)]
-    if isinstance(fact, AvgPool) and fact.count_include_pad and any(extra):
+    if isinstance(fact, facts.AvgPool) and fact.count_include_pad and any(extra):
         raise ValueError("an average pool with ceil_mode and count_include_pad divides its "
                          "last windows differently: not certified")
     return ConvSpec(1, 1, k, input_size=size, stride=s,
@@ -152,7 +139,7 @@ class ModelSymmetryCheck:
         layer = self.layers.get(name)
         if layer is not None:
             why = layer.reason
-        elif isinstance(g.nodes[name].fact, Pad):
+        elif isinstance(g.nodes[name].fact, facts.Pad):
             why = "its padding is not the same on both sides of an axis that M reverses"
         else:
             why = "a fixed filter that M does not map onto itself"
@@ -182,13 +169,13 @@ def _symmetry_reads(node, g):
     from ..core.pattern import axis_patterns
 
     fact = node.fact
-    if isinstance(fact, (Conv, FixedConv)):
+    if isinstance(fact, (facts.Conv, facts.FixedConv)):
         spec = fact.spec.replace(in_channels=1, out_channels=1, groups=1, bias=False)
         return [(ap.cols, ap.valid) for ap in axis_patterns(spec)]
-    if isinstance(fact, (MaxPool, AvgPool)):
+    if isinstance(fact, (facts.MaxPool, facts.AvgPool)):
         spec = _pool_spec(fact, g.size(node.inputs[0]))
         return [(ap.cols, ap.valid) for ap in axis_patterns(spec)]
-    if isinstance(fact, Pad):
+    if isinstance(fact, facts.Pad):
         size = g.size(node.inputs[0])
         mats = _pad_matrices(_resolve_pad(fact, size), fact.mode, size)
         return [_tables(m != 0) for m in mats]
@@ -201,11 +188,11 @@ def _own_symmetry(node, g, matrix):
     from ..analysis.symmetry import check_symmetry
 
     fact, size = node.fact, node.size
-    if isinstance(fact, (Conv, FixedConv)):
+    if isinstance(fact, (facts.Conv, facts.FixedConv)):
         spec = fact.spec.replace(in_channels=1, out_channels=1, groups=1, bias=False)
         layer = check_symmetry(spec, matrix)
         own = layer.exact
-        if isinstance(fact, FixedConv):
+        if isinstance(fact, facts.FixedConv):
             taps = fact.taps
             if not isinstance(taps[0], (tuple, list, np.ndarray)):
                 taps = (taps,) * len(size)
@@ -216,20 +203,20 @@ def _own_symmetry(node, g, matrix):
             if not (kernel.ravel()[turned] == kernel.ravel()).all():
                 return np.zeros(size, dtype=bool), None
         return own, layer
-    if isinstance(fact, (MaxPool, AvgPool)):
+    if isinstance(fact, (facts.MaxPool, facts.AvgPool)):
         layer = check_symmetry(_pool_spec(fact, g.size(node.inputs[0])), matrix)
         return layer.exact, layer
-    if isinstance(fact, Pad):
+    if isinstance(fact, facts.Pad):
         pairs = _resolve_pad(fact, g.size(node.inputs[0]))
         moved = np.abs(matrix).argmax(axis=0)
         reversed_axes = (matrix < 0).any(axis=0)
         ok = all(pairs[a] == pairs[b] for a, b in enumerate(moved)) and all(
             pl == pr for (pl, pr), rev in zip(pairs, reversed_axes) if rev)
         return np.full(size, ok), None
-    if isinstance(fact, (Pointwise, Sum, Multiply, Concat, GlobalPool)) or (
-            isinstance(fact, Linear) and not g.size(node.inputs[0])):
+    passes = (facts.Pointwise, facts.Sum, facts.Multiply, facts.Concat, facts.GlobalPool)
+    if isinstance(fact, passes) or (isinstance(fact, facts.Linear) and not g.size(node.inputs[0])):
         return np.ones(size, dtype=bool), None
-    what = "a Linear on a flattened map" if isinstance(fact, (Linear, Flatten)) else \
+    what = "a Linear on a flattened map" if isinstance(fact, (facts.Linear, facts.Flatten)) else \
         type(fact).__name__
     raise ValueError(f"the rotation certificate does not understand {what} (node "
                      f"{node.name!r}): it certifies convolutions, pointwise maps, pools, "
