@@ -509,7 +509,7 @@ def plot_sparsity(spec: ConvSpec, *, ax=None, bins: int = 400, blocks: bool = Tr
         else:
             axis.set_major_formatter("{x:,.0f}")
             axis.set_label_text(f"{word} = {name} position")
-    ax.set_title(f"{n_rows:,} x {n_cols:,} matrix, {nnz:,} nonzeros "
+    ax.set_title(f"{n_rows:,} x {n_cols:,} matrix\n{nnz:,} nonzeros "
                  f"({nnz / (n_rows * n_cols):.3g} of the entries)\n"
                  + (f"{spec.out_channels} x {spec.in_channels} channel blocks, "
                     if spec.in_channels * spec.out_channels > 1 else "")
