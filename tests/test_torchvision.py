@@ -49,3 +49,25 @@ def test_torchvision_model(name):
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(torch.zeros(1, *size, device="meta"))
         assert report.totals["macs_padded"] == counter.get_total_flops() // 2
+
+
+#: Receptive fields published by Araujo, Norris & Sim (Distill 2019, table of
+#: architectures): model, input size, feature map, size r.
+FIELDS = [
+    ("alexnet", (3, 224, 224), "features.12", 195),
+    ("vgg16", (3, 224, 224), "features.30", 212),
+    ("inception_v3", (3, 299, 299), "Mixed_7c", 1311),
+    ("mobilenet_v2", (3, 224, 224), "features", 491),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, size, at, expected", FIELDS, ids=[f[0] for f in FIELDS])
+def test_published_receptive_fields(name, size, at, expected):
+    from symtoe import receptive_field
+
+    build = getattr(tvm, name)
+    with torch.device("meta"):
+        model = (build(init_weights=False) if name == "inception_v3" else build()).eval()
+    field = receptive_field(model, size, at=at)
+    assert field.size == (expected, expected)

@@ -86,7 +86,7 @@ __all__ = [
 
 #: aten ops (short names, trailing ``_`` dropped) whose outputs are never negative.
 NONNEGATIVE_OPS = frozenset({"relu", "sigmoid", "hardsigmoid", "softplus", "exp", "abs",
-                             "softmax", "_softmax"})
+                             "softmax", "_softmax", "_safe_softmax"})
 #: Lower-bound arguments that make a clamp nonnegative when they are >= 0 (ReLU6).
 _LOWER = {"hardtanh": "min_val", "clamp": "min", "clamp_min": "min"}
 #: Ops replayed to read a value computed from parameters and buffers.
@@ -105,7 +105,8 @@ _PASS = frozenset({
 _PART = frozenset({"slice", "select", "split", "split_with_sizes", "unbind", "narrow",
                    "slice_copy", "select_copy"})
 #: Elementwise ops that torch does not tag ``pointwise`` (softmax: over its ``dim``).
-_ELEMENTWISE = frozenset({"_softmax", "_log_softmax", "softmax", "log_softmax", "hardswish",
+_ELEMENTWISE = frozenset({"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax",
+                          "hardswish",
                           "hardswish_", "_prelu_kernel", "prelu", "log_sigmoid_forward"})
 _REDUCE = {"mean": "avg", "sum": "sum", "amax": "max", "max": "max", "amin": "min",
            "min": "min"}

@@ -471,7 +471,8 @@ def _step(op, trace, layouts):
         dims = _dims_arg(a.get("dim"), len(x.dims))
         out = _mix(x, dims, shape)
         return {r: out for r in outs}
-    if short in ("_softmax", "_log_softmax", "softmax", "log_softmax", "cumsum", "cumprod"):
+    if short in ("_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax", "cumsum",
+                 "cumprod"):
         return {outs[0]: _mix(x, [int(a["dim"])])}
     if op.category in ("view", "copy"):
         if short in ("permute",):

@@ -421,7 +421,8 @@ _VIEW_LIKE = {"_unsafe_view", "view", "reshape", "detach", "alias", "_reshape_al
 _COPY = {"clone", "_to_copy", "contiguous", "lift_fresh", "lift_fresh_copy", "copy", "copy_"}
 _CAT = {"cat", "stack", "concat", "concatenate"}
 #: Known ops of no multiply-add (FlopCounterMode counts none of them either).
-_ZERO_MACS = {"_softmax", "_log_softmax", "softmax", "log_softmax", "native_dropout",
+_ZERO_MACS = {"_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax",
+              "native_dropout",
               "gather", "index", "index_select", "scatter", "scatter_add", "sort",
               "topk", "cumsum", "cumprod", "flip", "roll", "repeat", "tril", "triu",
               "argmax", "argmin", "index_put", "index_put_", "fill_", "zero_", "one_hot",
