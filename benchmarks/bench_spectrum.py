@@ -32,7 +32,9 @@ zero-padding bound (about 11% loose in their paper) is not reimplemented.
 
 Timings are CPU seconds of this process (``time.process_time``) with
 ``torch.set_num_threads(--threads)``: on a machine shared with other jobs,
-wall time says more about the neighbours than about the code.
+wall time says more about the neighbours than about the code.  ``--clock
+wall`` times wall seconds instead, the figure that matters with ``--threads 2``
+on a quiet machine.
 """
 
 from __future__ import annotations
@@ -89,10 +91,15 @@ def kaiming(spec: ConvSpec, gen: torch.Generator) -> torch.Tensor:
         2 / fan_in)
 
 
-def cpu(fn):
-    start = time.process_time()
+CLOCK = {"cpu": time.process_time, "wall": time.perf_counter}
+clock = CLOCK["cpu"]  # set by --clock
+
+
+def timed(fn):
+    """``(fn(), seconds)`` on the clock chosen by ``--clock`` (CPU by default)."""
+    start = clock()
     out = fn()
-    return out, time.process_time() - start
+    return out, clock() - start
 
 
 def _median_time(fn, repeats: int) -> tuple[float, object]:
@@ -168,25 +175,25 @@ def circulant_at(spec: ConvSpec, w: torch.Tensor, grid) -> Circulant:
 def layer_row(name, spec, w, *, power_seconds, dense):
     row = {"layer": name, "shape": f"{spec.in_channels}->{spec.out_channels} "
            f"k{spec.kernel_size[0]} s{spec.stride[0]} {spec.input_size[0]}x{spec.input_size[1]}"}
-    norm, t = cpu(lambda: operator_norm(spec, w))
+    norm, t = timed(lambda: operator_norm(spec, w))
     row.update(lower=norm.lower, upper=norm.upper, width=norm.width,
                bound=norm.bound.split(" (")[0], matvecs=norm.matvecs,
                converged=norm.converged, t_symtoe=t)
     if power_seconds > 0 and not norm.exact:
-        (est, steps), t = cpu(lambda: power_iteration(spec, w, seconds=power_seconds))
+        (est, steps), t = timed(lambda: power_iteration(spec, w, seconds=power_seconds))
         row.update(power=est, power_steps=steps, t_power=t)
     w64 = check_weight(spec, w)
     if spec.stride == (1, 1) or all(n % s == 0 for n, s in zip(spec.input_size, spec.stride)):
-        row["gram_n"], row["t_gram_n"] = cpu(lambda: gram_iteration(circulant_at(spec, w64,
+        row["gram_n"], row["t_gram_n"] = timed(lambda: gram_iteration(circulant_at(spec, w64,
                                                                                    spec.input_size)))
     maj = majorants(spec, w64, grids=1)[0]
-    (values, _), t = cpu(lambda: maj.circulant.top(1))
+    (values, _), t = timed(lambda: maj.circulant.top(1))
     row.update(embedding=float(values[0]), t_embedding=t)
-    row["gram_embedding"], row["t_gram_embedding"] = cpu(lambda: gram_iteration(maj.circulant))
-    row["singla"], row["t_singla"] = cpu(lambda: singla_feizi(w64))
-    row["reshaped"], row["t_reshaped"] = cpu(lambda: reshaped_kernel_norm(w64))
+    row["gram_embedding"], row["t_gram_embedding"] = timed(lambda: gram_iteration(maj.circulant))
+    row["singla"], row["t_singla"] = timed(lambda: singla_feizi(w64))
+    row["reshaped"], row["t_reshaped"] = timed(lambda: reshaped_kernel_norm(w64))
     if dense:
-        sv, t = cpu(lambda: singular_values(spec, w, top=1, dense_limit=10**5)[0])
+        sv, t = timed(lambda: singular_values(spec, w, top=1, dense_limit=10**5)[0])
         row.update(dense=float(sv), t_dense=t)
     return row
 
@@ -198,9 +205,9 @@ def fft_rows(layers, weights, *, full: bool):
         circ = spec.replace(padding_mode="circular") if any(
             p for pair in spec.padding for p in pair) else spec
         row = {"layer": name}
-        row["top"], row["t_top"] = cpu(lambda c=circ, w=w: float(singular_values(c, w, top=1)[0]))
+        row["top"], row["t_top"] = timed(lambda c=circ, w=w: float(singular_values(c, w, top=1)[0]))
         if full:
-            values, row["t_all"] = cpu(lambda c=circ, w=w: singular_values(c, w))
+            values, row["t_all"] = timed(lambda c=circ, w=w: singular_values(c, w))
             row["count"] = len(values)
         rows.append(row)
     return rows
@@ -216,13 +223,13 @@ def fmt(x, digits=10):
 
 
 def print_tables(rows, fft, lip):
-    print("\n| layer | shape | lower | upper | width | bound | products | CPU s |")
+    print("\n| layer | shape | lower | upper | width | bound | products | s |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows + lip:
         print(f"| {r['layer']} | {r['shape']} | {r['lower']:.10f} | {r['upper']:.10f} | "
               f"{r['width']:.1e} | {r['bound']} | {r['matvecs']} | {r['t_symtoe']:.2f} |")
     total = sum(r["t_symtoe"] for r in rows)
-    print(f"\nsymtoe bracket, all {len(rows)} ResNet-18 layers: {total:.1f} s CPU; "
+    print(f"\nsymtoe bracket, all {len(rows)} ResNet-18 layers: {total:.1f} s; "
           f"widths <= 1e-8: {sum(r['width'] <= 1e-8 for r in rows)}, <= 1e-6: "
           f"{sum(r['width'] <= 1e-6 for r in rows)}")
 
@@ -234,7 +241,7 @@ def print_tables(rows, fft, lip):
     for r in rows + lip:
         cells = [f"{r[c] / r['lower']:.6f}" if r.get(c) is not None else "-" for c in cols]
         print(f"| {r['layer']} | " + " | ".join(cells) + " |")
-    print("\nCPU seconds per method:\n")
+    print("\nSeconds per method:\n")
     tcols = ["t_symtoe", "t_embedding", "t_gram_embedding", "t_gram_n", "t_singla",
              "t_reshaped", "t_power", "t_dense"]
     print("| layer | " + " | ".join(c[2:] for c in tcols) + " | power iterations |")
@@ -243,7 +250,7 @@ def print_tables(rows, fft, lip):
         cells = [f"{r[c]:.3g}" if r.get(c) is not None else "-" for c in tcols]
         print(f"| {r['layer']} | " + " | ".join(cells) + f" | {r.get('power_steps', '-')} |")
     if fft:
-        print("\nFFT singular values of the circular layers (CPU s):\n")
+        print("\nFFT singular values of the circular layers (s):\n")
         print("| layer | largest | t largest | all values | t all |")
         print("|---|---|---|---|---|")
         for r in fft:
@@ -265,11 +272,12 @@ def run(quick: bool, dense_32: bool = False) -> list[dict]:
     rows = []
     for name, spec in pick:
         w = kaiming(spec, gen)
-        times = [cpu(lambda s=spec, w=w: operator_norm(s, w))[1] for _ in range(1 if quick else 3)]
+        times = [timed(lambda s=spec, w=w: operator_norm(s, w))[1]
+                 for _ in range(1 if quick else 3)]
         rows.append({"case": name, "method": "operator_norm (certified bracket)",
                      "median_s": statistics.median(times), "ratio": 1.0})
         circ = spec.replace(padding_mode="circular")
-        times = [cpu(lambda c=circ, w=w: singular_values(c, w, top=1))[1]
+        times = [timed(lambda c=circ, w=w: singular_values(c, w, top=1))[1]
                  for _ in range(1 if quick else 3)]
         rows.append({"case": name + " circular", "method": "singular_values(top=1)",
                      "median_s": statistics.median(times), "ratio": 1.0})
@@ -283,14 +291,18 @@ def main(argv=None) -> int:
     parser.add_argument("--power-seconds", type=float, default=None,
                         help="CPU budget of the old power iteration per layer "
                         "(default 20, quick 0)")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="cpu",
+                        help="time CPU seconds of this process (default) or wall seconds")
     parser.add_argument("--json", help="write the rows as JSON to this path")
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCK[args.clock]
     torch.set_num_threads(args.threads)
     power = args.power_seconds if args.power_seconds is not None else (0 if args.quick else 20)
     cpu_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                      if line.startswith("model name")), "unknown CPU")
     print(f"bench_spectrum ({'quick' if args.quick else 'full'}): torch {torch.__version__}, "
-          f"{torch.get_num_threads()} thread(s), {cpu_name}, CPU seconds; "
+          f"{torch.get_num_threads()} thread(s), {cpu_name}, {args.clock} seconds; "
           f"GPU: {'available' if torch.cuda.is_available() else 'none'}")
     gen = torch.Generator().manual_seed(SEED)
     layers = resnet18_convs()

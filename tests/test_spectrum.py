@@ -106,19 +106,44 @@ def test_rank_deficient_blocks_are_exact():
     assert np.sum(got < 1e-9 * got[0]) == np.sum(ref < 1e-9 * ref[0]) > 0
 
 
-def test_top_uses_float32_screening_and_matches_sedghi_recipe():
-    """64 channels: Circulant.top screens blocks in float32 and redoes the
-    candidates in float64.  Reference: numpy's FFT of the kernel zero-padded
-    to the grid and numpy's SVD of every frequency's block (Sedghi et al.)."""
+def _sedghi_reference(kernel, grid):
+    """numpy's FFT of the kernel zero-padded to the grid and numpy's SVD of
+    every frequency's block (Sedghi et al.'s recipe), all values descending."""
+    blocks = np.fft.fft2(kernel, s=grid, axes=(2, 3)).transpose(2, 3, 0, 1)
+    return np.sort(np.linalg.svd(blocks, compute_uv=False).ravel())[::-1]
+
+
+@pytest.mark.parametrize("count", [1, 7, 40], ids=lambda c: f"top{c}")
+@pytest.mark.parametrize("chunk", [1, None], ids=["one-frequency-chunks", "default-chunks"])
+def test_top_prunes_blocks_and_matches_sedghi_recipe(count, chunk, monkeypatch):
+    """64 channels on a 12 x 11 grid: Circulant.top decomposes only the blocks
+    a Cholesky test cannot exclude, and its values are numpy's."""
     rng = np.random.default_rng(20240605)
     kernel = rng.standard_normal((64, 64, 3, 3)) / 24
-    w = torch.from_numpy(kernel)
-    circulant = Circulant(w, 1, (6, 5), (1, 1), (0, 0), (1, 1))
-    blocks = np.fft.fft2(kernel, s=(6, 5), axes=(2, 3)).transpose(2, 3, 0, 1)
-    ref = np.sort(np.linalg.svd(blocks, compute_uv=False).ravel())[::-1]
-    values, modes = circulant.top(7)
-    np.testing.assert_allclose(values, ref[:7], rtol=1e-12)
-    assert sum(m[3] for m in modes) >= 7
+    if chunk is not None:
+        monkeypatch.setattr(spectrum, "CHUNK_BYTES", chunk)
+    circulant = Circulant(torch.from_numpy(kernel), 1, (12, 11), (1, 1), (0, 0), (1, 1))
+    seen = []
+    block_values = Circulant.block_values
+    monkeypatch.setattr(Circulant, "block_values",
+                        lambda self, b, top=None: seen.append(b.shape[0]) or block_values(self, b, top))
+    values, modes = circulant.top(count)
+    np.testing.assert_allclose(values, _sedghi_reference(kernel, (12, 11))[:count], rtol=1e-12)
+    assert sum(m[3] for m in modes) >= count
+    if count == 1 and chunk == 1:
+        assert sum(seen) < 12 * 6 / 4  # of the 72 blocks of the half spectrum
+
+
+def test_top_with_every_block_alike():
+    """A one-tap kernel: every frequency's block is the same matrix, so no block
+    can be excluded (Cholesky at the top value fails on all of them, ties)."""
+    rng = np.random.default_rng(3)
+    kernel = np.zeros((5, 4, 3, 3))
+    kernel[:, :, 1, 2] = rng.standard_normal((5, 4))
+    circulant = Circulant(torch.from_numpy(kernel), 1, (6, 5), (1, 1), (0, 0), (1, 1))
+    ref = _sedghi_reference(kernel, (6, 5))
+    for count in (1, 29, 31, 120):
+        np.testing.assert_allclose(circulant.top(count)[0], ref[:count], rtol=1e-12)
 
 
 @pytest.mark.parametrize("n, left", [(5, 1), (6, 2), (4, 0)], ids=["n5", "n6-left2", "n4-left0"])

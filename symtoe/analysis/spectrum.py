@@ -38,6 +38,9 @@ so only half the frequencies of the last axis are computed and the others
 counted twice.  Each block's values come from ``eigvalsh`` of its smaller
 Gram matrix; blocks with a singular value below ``1e-4`` of their largest
 (where the Gram matrix would lose digits) are redone with ``svdvals``.
+For the ``top`` largest values only, a Cholesky factorisation proves most
+blocks too small to matter, and only the others are decomposed
+(:meth:`Circulant.top`).
 
 torch is imported here.
 """
@@ -241,10 +244,18 @@ class Circulant:
         """The DFT blocks at frequencies ``f``: shape (F, groups, C_out/g, C_in/g * phases).
 
         Differentiable in ``weight`` (default: ``self.weight``)."""
+        flat = self._complex_kernel if weight is None else self._flat(weight)
+        return (self.phases(f, flat.dtype) @ flat).reshape(f.shape[1], *self.block_shape)
+
+    def _flat(self, weight) -> torch.Tensor:
         kernel = self.kernel_matrix(weight)
-        e = self.phases(f, torch.complex128 if kernel.dtype == torch.float64 else torch.complex64)
-        flat = kernel.reshape(kernel.shape[0], -1).to(e.dtype)
-        return (e @ flat).reshape(f.shape[1], *self.block_shape)
+        dtype = torch.complex128 if kernel.dtype == torch.float64 else torch.complex64
+        return kernel.reshape(kernel.shape[0], -1).to(dtype)
+
+    @cached_property
+    def _complex_kernel(self) -> torch.Tensor:
+        """:meth:`kernel_matrix` of ``self.weight``, flat and complex, made once."""
+        return self._flat(self.weight)
 
     def chunks(self, f=None, count=None):
         """Yield ``(f, count)`` in chunks of at most :data:`CHUNK_BYTES` of
@@ -259,9 +270,7 @@ class Circulant:
     def block_values(self, blocks: torch.Tensor, top: int | None = None) -> torch.Tensor:
         """Singular values of each block, descending, shape (..., r) with
         ``r = min(block sides)`` (or ``top`` of them)."""
-        a, b = blocks.shape[-2:]
-        gram = blocks @ blocks.mH if a <= b else blocks.mH @ blocks
-        ev = torch.linalg.eigvalsh(gram).flip(-1).clamp(min=0)
+        ev = torch.linalg.eigvalsh(self._grams(blocks)).flip(-1).clamp(min=0)
         if top is not None:
             ev = ev[..., :top]
         if ev.dtype == torch.float64:
@@ -270,45 +279,86 @@ class Circulant:
                 ev[low] = torch.linalg.svdvals(blocks[low])[..., : ev.shape[-1]] ** 2
         return ev.sqrt()
 
+    def _grams(self, blocks: torch.Tensor) -> torch.Tensor:
+        """The smaller Gram matrix of each block."""
+        a, b = blocks.shape[-2:]
+        return blocks @ blocks.mH if a <= b else blocks.mH @ blocks
+
+    def _lower_bounds(self, f: np.ndarray, steps: int = 8) -> np.ndarray:
+        """A lower bound of each block's largest squared singular value,
+        shape (F, groups): ``||B v||^2`` for the unit vector ``v`` left by
+        ``steps`` power steps on ``B^H B`` from a fixed random start (any unit
+        vector gives a lower bound)."""
+        blocks = self.blocks(f)
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(*blocks.shape[:-2], 1, blocks.shape[-1], generator=gen,
+                        dtype=torch.float64).to(blocks.dtype)  # row vectors x^T
+        for _ in range(steps):  # x^T <- (B^H B x)^T, without a conjugated copy of B
+            x = ((x @ blocks.mT).conj() @ blocks).conj()
+            x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp(min=1e-300)
+        return (torch.linalg.vector_norm(x @ blocks.mT, dim=(-2, -1)) ** 2).numpy()
+
     def top(self, count: int) -> tuple[np.ndarray, list[tuple[np.ndarray, int, int, int]]]:
         """The ``count`` largest singular values (descending, a conjugate pair
         counted twice) and the modes ``(f, group, index, multiplicity)`` they
         come from (the ``index``-th singular value of group ``g``'s block at
         frequency ``f``).
 
-        Large blocks are screened in float32 first; only the blocks whose
-        float32 largest value reaches the ``count``-th largest block maximum (less a margin of
-        ``1e-3`` of the largest, far above float32's error) are redone in
-        float64, and only float64 values are returned.
+        Only the blocks that can hold one of them are decomposed.  Blocks
+        are visited in decreasing order of a lower bound of their largest
+        squared value ``lambda_1(G)`` (``G`` the block's Gram matrix):
+        ``||B v||^2`` after a few power steps.  Once ``count`` values are
+        known, their smallest, ``tau``, is at most the ``count``-th largest
+        value of the layer, and a block is decomposed (``eigvalsh``) only if
+        a Cholesky factorisation of ``(tau - margin) I - G`` fails: one that
+        succeeds proves ``lambda_1(G) < tau``, so the block holds none of the
+        ``count`` largest.  ``margin`` covers the rounding of the Gram
+        matrix (``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm is at most
+        ``gamma_c trace(G)``) and of the factorisation (Higham, *Accuracy and
+        Stability of Numerical Algorithms*, Thm. 10.5: ``R^H R = A + dA``,
+        ``|dA| <= gamma_(r+1) |R^H| |R|``, norm at most ``r gamma_(r+1)
+        ||A||``).
+
+        Values are float64 ``eigvalsh`` of the Gram matrices (``svdvals``
+        where a block is ill-conditioned), as for :meth:`singular_values`.
         """
         f_all, mult_all = self.frequencies()
-        if min(self.block_shape[1:]) >= 64 and f_all.shape[1] > 1:
-            tops = []
-            for f, _ in self.chunks():
-                v = self.block_values(self.blocks(f, self.weight.float()), 1)
-                tops.append(v.reshape(f.shape[1], -1).max(dim=1).values.double())
-            top1 = torch.cat(tops).numpy()
-            # the count-th largest block maximum is at most the count-th
-            # largest value: blocks whose maximum is below it do not matter
-            order = np.argsort(-top1)
-            cover = np.cumsum(mult_all[order])
-            threshold = top1[order[min(int(np.searchsorted(cover, count)), len(order) - 1)]]
-            keep = np.sort(np.nonzero(top1 >= threshold - 1e-3 * top1.max())[0])
-            f_all, mult_all = f_all[:, keep], mult_all[keep]
+        lower = np.concatenate([self._lower_bounds(f).max(axis=1) for f, _ in self.chunks()])
+        order = np.argsort(-lower, kind="stable")
+        eps = np.finfo(np.float64).eps
+        r_side, c_side = sorted(self.block_shape[1:])
+        rows: list = []
+        tau = 0.0  # 0 until count values are known: decompose every block
+        for f, mult in self.chunks(f_all[:, order], mult_all[order]):
+            if tau > 0:
+                grams = self._grams(self.blocks(f))
+                trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1)
+                margin = 4 * eps * ((r_side + 2) ** 2 * (tau + trace) + (c_side + 2) * trace)
+                shift = (tau - margin).to(grams.dtype)[..., None, None]
+                eye = torch.eye(r_side, dtype=grams.dtype)
+                keep = (torch.linalg.cholesky_ex(shift * eye - grams).info != 0).any(-1).numpy()
+                if not keep.any():
+                    continue
+                f, mult = f[:, keep], mult[keep]
+            rows = _largest(rows + self._block_rows(f, mult, count), count)
+            found = np.repeat([r[0] for r in rows], [r[4] for r in rows])
+            tau = found[count - 1] ** 2 if len(found) >= count else 0.0
+        values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
+        return values, [r[1:] for r in rows]
+
+    def _block_rows(self, f: np.ndarray, mult: np.ndarray, count: int) -> list:
+        """``(value, f, group, index, multiplicity)`` of the ``count`` largest
+        values of the blocks at frequencies ``f``."""
         rows: list[tuple[float, np.ndarray, int, int, int]] = []
-        for f, mult in self.chunks(f_all, mult_all):
-            v = self.block_values(self.blocks(f), count).numpy()  # (F, G, r)
+        for fc, mc in self.chunks(f, mult):
+            v = self.block_values(self.blocks(fc), count).numpy()  # (F, G, r)
             flat = v.reshape(-1)
             take = min(count, flat.size)
             idx = np.argpartition(flat, flat.size - take)[flat.size - take:]
             fi, g, j = np.unravel_index(idx, v.shape)
-            rows += [(float(flat[i]), f[:, a], int(b), int(c), int(mult[a]))
-                     for i, a, b, c in zip(idx, fi, g, j)]
-            rows.sort(key=lambda r: -r[0])
-            cover = np.cumsum([r[4] for r in rows])
-            rows = rows[: int(np.searchsorted(cover, count)) + 1]
-        values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
-        return values, [r[1:] for r in rows]
+            rows = _largest(rows + [(float(flat[i]), fc[:, a], int(b), int(c), int(mc[a]))
+                                    for i, a, b, c in zip(idx, fi, g, j)], count)
+        return rows
 
     def mode_vectors(self, modes, side: str = "right") -> torch.Tensor:
         """Real vectors (Re and Im) of the singular vectors of ``modes``, on
@@ -348,26 +398,25 @@ class Circulant:
         return torch.stack(out)
 
     def singular_values(self, top: int | None = None) -> np.ndarray:
-        """All (or the ``top`` largest) singular values, descending, with the
-        zeros of never-read phases.  Exact up to rounding (float64)."""
+        """All (or, by :meth:`top`, the ``top`` largest) singular values,
+        descending, with the zeros of never-read phases.  Exact up to rounding
+        (float64)."""
         rows, cols = self.shape
-        total = min(rows, cols)
-        want = total if top is None else min(top, total)
-        kept: list[np.ndarray] = []
-        for f, count in self.chunks():
-            values = self.block_values(self.blocks(f), top).reshape(len(count), -1).numpy()
-            values = np.repeat(values, count, axis=0).ravel()
-            if top is not None and len(values) > want:
-                values = np.partition(values, len(values) - want)[-want:]
-            kept.append(values)
-            if top is not None:
-                merged = np.concatenate(kept)
-                kept = [np.partition(merged, len(merged) - want)[-want:]] if len(merged) > want \
-                    else [merged]
-        values = np.sort(np.concatenate(kept))[::-1]
-        if len(values) < want:
-            values = np.concatenate([values, np.zeros(want - len(values))])
-        return values[:want].copy()
+        want = min(rows, cols) if top is None else min(top, rows, cols)
+        if top is not None:
+            values = self.top(want)[0]
+        else:
+            parts = [np.repeat(self.block_values(self.blocks(f)).reshape(len(count), -1).numpy(),
+                               count, axis=0).ravel() for f, count in self.chunks()]
+            values = np.sort(np.concatenate(parts))[::-1]
+        return np.concatenate([values, np.zeros(want - len(values))])[:want]
+
+
+def _largest(rows: list, count: int) -> list:
+    """The rows ``(value, ..., multiplicity)`` of largest value that cover ``count``."""
+    rows = sorted(rows, key=lambda r: -r[0])
+    cover = np.cumsum([r[-1] for r in rows])
+    return rows[: int(np.searchsorted(cover, count)) + 1]
 
 
 def circulant_of(spec: ConvSpec, weight: torch.Tensor) -> Circulant | None:
@@ -478,8 +527,9 @@ def singular_values(
         Real and finite; computed in float64.
     method : {"auto", "fft", "dense"}
     top : int, optional
-        Only the ``top`` largest values (the FFT path then keeps at most
-        ``top`` per block and never holds the whole spectrum).
+        Only the ``top`` largest values.  The FFT path then decomposes only
+        the blocks that can hold one of them (a Cholesky test excludes the
+        others, :meth:`Circulant.top`) and never holds the whole spectrum.
     dense_limit : int
         Largest matrix side for the dense SVD (default :data:`DENSE_LIMIT`).
 
