@@ -207,8 +207,12 @@ class Circulant:
 
     def frequencies(self, half: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(f, count)``: frequencies (rank, F) and how many frequencies each
-        stands for (2 for one of a conjugate pair, when ``half``)."""
+        stands for (2 for one of a conjugate pair, when ``half``).  A
+        one-tap kernel (a 1x1 layer, strided or not) has the same block at
+        every frequency up to a unit phase: frequency 0 stands for all."""
         m = self.phases_grid
+        if math.prod(self.weight.shape[2:]) == 1:
+            return np.zeros((len(m), 1), dtype=np.int64), np.array([math.prod(m)])
         last = m[-1] // 2 + 1 if half else m[-1]
         axes = [np.arange(x) for x in m[:-1]] + [np.arange(last)]
         f = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")])
