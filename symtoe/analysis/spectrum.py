@@ -271,10 +271,13 @@ class Circulant:
         for start in range(0, f.shape[1], size):
             yield f[:, start:start + size], count[start:start + size]
 
-    def block_values(self, blocks: torch.Tensor, top: int | None = None) -> torch.Tensor:
+    def block_values(self, blocks: torch.Tensor, top: int | None = None,
+                     grams: torch.Tensor | None = None) -> torch.Tensor:
         """Singular values of each block, descending, shape (..., r) with
-        ``r = min(block sides)`` (or ``top`` of them)."""
-        ev = torch.linalg.eigvalsh(self._grams(blocks)).flip(-1).clamp(min=0)
+        ``r = min(block sides)`` (or ``top`` of them); ``grams``: the blocks'
+        :meth:`grams` when already made."""
+        ev = torch.linalg.eigvalsh(self.grams(blocks) if grams is None else grams)
+        ev = ev.flip(-1).clamp(min=0)
         if top is not None:
             ev = ev[..., :top]
         if ev.dtype == torch.float64:
@@ -283,24 +286,10 @@ class Circulant:
                 ev[low] = torch.linalg.svdvals(blocks[low])[..., : ev.shape[-1]] ** 2
         return ev.sqrt()
 
-    def _grams(self, blocks: torch.Tensor) -> torch.Tensor:
-        """The smaller Gram matrix of each block."""
+    def grams(self, blocks: torch.Tensor) -> torch.Tensor:
+        """The smaller Gram matrix of each block (``B B^H`` or ``B^H B``)."""
         a, b = blocks.shape[-2:]
         return blocks @ blocks.mH if a <= b else blocks.mH @ blocks
-
-    def _lower_bounds(self, f: np.ndarray, steps: int = 8) -> np.ndarray:
-        """A lower bound of each block's largest squared singular value,
-        shape (F, groups): ``||B v||^2`` for the unit vector ``v`` left by
-        ``steps`` power steps on ``B^H B`` from a fixed random start (any unit
-        vector gives a lower bound)."""
-        blocks = self.blocks(f)
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn(*blocks.shape[:-2], 1, blocks.shape[-1], generator=gen,
-                        dtype=torch.float64).to(blocks.dtype)  # row vectors x^T
-        for _ in range(steps):  # x^T <- (B^H B x)^T, without a conjugated copy of B
-            x = ((x @ blocks.mT).conj() @ blocks).conj()
-            x = x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp(min=1e-300)
-        return (torch.linalg.vector_norm(x @ blocks.mT, dim=(-2, -1)) ** 2).numpy()
 
     def top(self, count: int) -> tuple[np.ndarray, list[tuple[np.ndarray, int, int, int]]]:
         """The ``count`` largest singular values (descending, a conjugate pair
@@ -308,61 +297,68 @@ class Circulant:
         come from (the ``index``-th singular value of group ``g``'s block at
         frequency ``f``).
 
-        Only the blocks that can hold one of them are decomposed.  Blocks
-        are visited in decreasing order of a lower bound of their largest
-        squared value ``lambda_1(G)`` (``G`` the block's Gram matrix):
-        ``||B v||^2`` after a few power steps.  Once ``count`` values are
-        known, their smallest, ``tau``, is at most the ``count``-th largest
-        value of the layer, and a block is decomposed (``eigvalsh``) only if
-        a Cholesky factorisation of ``(tau - margin) I - G`` fails: one that
-        succeeds proves ``lambda_1(G) < tau``, so the block holds none of the
-        ``count`` largest.  ``margin`` covers the rounding of the Gram
-        matrix (``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm is at most
-        ``gamma_c trace(G)``) and of the factorisation (Higham, *Accuracy and
-        Stability of Numerical Algorithms*, Thm. 10.5: ``R^H R = A + dA``,
-        ``|dA| <= gamma_(r+1) |R^H| |R|``, norm at most ``r gamma_(r+1)
-        ||A||``).
+        Only the blocks that can hold one of them are decomposed.  In the
+        first chunk of frequencies, the blocks of largest ``x^H G x`` after a
+        few power steps on their Gram matrices ``G`` are decomposed
+        (``eigvalsh``) until ``count`` values are known; their smallest,
+        ``tau``, is at most the ``count``-th largest value of the layer.
+        Every other block is decomposed only if a Cholesky factorisation of
+        ``(tau - margin) I - G`` fails (and ``tau`` rises with what it
+        finds): one that succeeds proves ``lambda_1(G) < tau``, so the block
+        holds none of the ``count`` largest.  ``margin`` covers the rounding
+        of the Gram matrix (``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm
+        is at most ``gamma_c trace(G)``) and of the factorisation (Higham,
+        *Accuracy and Stability of Numerical Algorithms*, Thm. 10.5: ``R^H R
+        = A + dA``, ``|dA| <= gamma_(r+1) |R^H| |R|``, norm at most ``r
+        gamma_(r+1) ||A||``).
 
         Values are float64 ``eigvalsh`` of the Gram matrices (``svdvals``
         where a block is ill-conditioned), as for :meth:`singular_values`.
         """
         f_all, mult_all = self.frequencies()
-        lower = np.concatenate([self._lower_bounds(f).max(axis=1) for f, _ in self.chunks()])
-        order = np.argsort(-lower, kind="stable")
+        g_count, co, ci = self.block_shape
         eps = np.finfo(np.float64).eps
-        r_side, c_side = sorted(self.block_shape[1:])
+        r_side, c_side = sorted((co, ci))
+        eye = torch.eye(r_side, dtype=torch.complex128)
         rows: list = []
-        tau = 0.0  # 0 until count values are known: decompose every block
-        for f, mult in self.chunks(f_all[:, order], mult_all[order]):
-            if tau > 0:
-                grams = self._grams(self.blocks(f))
+        tau = 0.0  # 0 until count values are known
+
+        def take(blocks, grams, f, mult):
+            nonlocal rows, tau
+            v = self.block_values(blocks, count, grams).numpy()  # (F, G, r)
+            flat = v.reshape(-1)
+            idx = np.argpartition(flat, flat.size - min(count, flat.size))[-count:]
+            fi, g, j = np.unravel_index(idx, v.shape)
+            rows = _largest(rows + [(float(flat[i]), f[:, a], int(b), int(c), int(mult[a]))
+                                    for i, a, b, c in zip(idx, fi, g, j)], count)
+            found = np.repeat([r[0] for r in rows], [r[4] for r in rows])
+            tau = found[count - 1] ** 2 if len(found) >= count else 0.0
+
+        for f, mult in self.chunks(f_all, mult_all):
+            blocks = self.blocks(f)
+            grams = self.grams(blocks)
+            todo = np.ones(f.shape[1], dtype=bool)
+            if tau == 0:  # seed: the blocks of largest lower bound that cover count
+                x = torch.ones(*grams.shape[:-1], 1, dtype=grams.dtype)
+                for _ in range(4):
+                    x = grams @ x
+                    x = x / torch.linalg.vector_norm(x, dim=-2, keepdim=True).clamp(min=1e-300)
+                lower = (x.mH @ grams @ x).real.reshape(f.shape[1], -1).amax(1).numpy()
+                order = np.argsort(-lower, kind="stable")
+                cover = np.cumsum(mult[order] * g_count * r_side)
+                first = np.sort(order[: int(np.searchsorted(cover, count)) + 1])
+                take(blocks[first], grams[first], f[:, first], mult[first])
+                todo[first] = False
+            if tau > 0 and todo.any():
                 trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1)
                 margin = 4 * eps * ((r_side + 2) ** 2 * (tau + trace) + (c_side + 2) * trace)
                 shift = (tau - margin).to(grams.dtype)[..., None, None]
-                eye = torch.eye(r_side, dtype=grams.dtype)
-                keep = (torch.linalg.cholesky_ex(shift * eye - grams).info != 0).any(-1).numpy()
-                if not keep.any():
-                    continue
-                f, mult = f[:, keep], mult[keep]
-            rows = _largest(rows + self._block_rows(f, mult, count), count)
-            found = np.repeat([r[0] for r in rows], [r[4] for r in rows])
-            tau = found[count - 1] ** 2 if len(found) >= count else 0.0
+                fails = torch.linalg.cholesky_ex(shift * eye - grams).info != 0
+                todo &= fails.any(-1).numpy()
+            if todo.any():
+                take(blocks[todo], grams[todo], f[:, todo], mult[todo])
         values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
         return values, [r[1:] for r in rows]
-
-    def _block_rows(self, f: np.ndarray, mult: np.ndarray, count: int) -> list:
-        """``(value, f, group, index, multiplicity)`` of the ``count`` largest
-        values of the blocks at frequencies ``f``."""
-        rows: list[tuple[float, np.ndarray, int, int, int]] = []
-        for fc, mc in self.chunks(f, mult):
-            v = self.block_values(self.blocks(fc), count).numpy()  # (F, G, r)
-            flat = v.reshape(-1)
-            take = min(count, flat.size)
-            idx = np.argpartition(flat, flat.size - take)[flat.size - take:]
-            fi, g, j = np.unravel_index(idx, v.shape)
-            rows = _largest(rows + [(float(flat[i]), fc[:, a], int(b), int(c), int(mc[a]))
-                                    for i, a, b, c in zip(idx, fi, g, j)], count)
-        return rows
 
     def mode_vectors(self, modes, side: str = "right") -> torch.Tensor:
         """Real vectors (Re and Im) of the singular vectors of ``modes``, on
