@@ -134,6 +134,17 @@ def test_top_prunes_blocks_and_matches_sedghi_recipe(count, chunk, monkeypatch):
         assert sum(seen) < 12 * 6 / 4  # of the 72 blocks of the half spectrum
 
 
+def test_many_top_values_are_sorted_from_all(monkeypatch):
+    """Above TOP_BY_PRUNING values, singular_values(top=...) sorts the whole
+    spectrum instead of keeping a row per value: the same numbers."""
+    spec = circ(3, 4, 3, (6, 5), padding=1)
+    w = random_weight(spec, 2)
+    ref = reference_svd(spec, w)
+    monkeypatch.setattr(spectrum, "TOP_BY_PRUNING", 10)
+    np.testing.assert_allclose(singular_values(spec, w, top=50), ref[:50], rtol=0,
+                               atol=1e-9 * ref[0])
+
+
 def test_top_with_every_block_alike():
     """A one-tap kernel: every frequency's block is the same matrix, so no block
     can be excluded (Cholesky at the top value fails on all of them, ties)."""

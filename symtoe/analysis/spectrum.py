@@ -71,6 +71,9 @@ METHODS = ("auto", "fft", "dense")
 DENSE_LIMIT = 4096
 #: Bytes of DFT blocks computed at once.
 CHUNK_BYTES = 32 * 2**20
+#: Most values that ``singular_values(top=...)`` finds by pruning blocks
+#: (:meth:`Circulant.top`, which keeps a row per value); more are sorted from all.
+TOP_BY_PRUNING = 4096
 #: Blocks with a squared singular value below this fraction of their largest
 #: one are redone with svdvals (the Gram matrix loses digits there).
 _GRAM_FLOOR = 1e-8
@@ -398,18 +401,18 @@ class Circulant:
         return torch.stack(out)
 
     def singular_values(self, top: int | None = None) -> np.ndarray:
-        """All (or, by :meth:`top`, the ``top`` largest) singular values,
-        descending, with the zeros of never-read phases.  Exact up to rounding
-        (float64)."""
+        """All (or the ``top`` largest, by :meth:`top` when there are at most
+        :data:`TOP_BY_PRUNING` of them) singular values, descending, with the
+        zeros of never-read phases.  Exact up to rounding (float64)."""
         rows, cols = self.shape
         want = min(rows, cols) if top is None else min(top, rows, cols)
-        if top is not None:
+        if top is not None and want <= TOP_BY_PRUNING:
             values = self.top(want)[0]
         else:
             parts = [np.repeat(self.block_values(self.blocks(f)).reshape(len(count), -1).numpy(),
                                count, axis=0).ravel() for f, count in self.chunks()]
             values = np.sort(np.concatenate(parts))[::-1]
-        return np.concatenate([values, np.zeros(want - len(values))])[:want]
+        return np.concatenate([values[:want], np.zeros(max(0, want - len(values)))])
 
 
 def _largest(rows: list, count: int) -> list:
