@@ -177,9 +177,9 @@ def test_lehmann_bound_certifies_to_rtol(name, seed):
     check_bracket(spec, w, norm, true_norm(spec, w))
 
 
-def test_screened_majorant_with_64_channels():
-    """64 channels: the majorant's top values come from the float32-screened
-    path; the bracket still holds against dense SVD (576 x 576)."""
+def test_pruned_majorant_with_64_channels():
+    """64 channels: the majorant's top values come from blocks pruned by
+    Cholesky tests; the bracket still holds against dense SVD (576 x 576)."""
     spec = ConvSpec(64, 64, 3, input_size=(3, 3), padding=1)
     w = random_weight(spec, 3) / 24
     check_bracket(spec, w, operator_norm(spec, w), true_norm(spec, w))
