@@ -11,6 +11,7 @@ the path).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -583,11 +584,19 @@ MODELS = {
 }
 
 
+@contextlib.contextmanager
+def seeded(seed: int):
+    """torch's global generator seeded inside the block and restored after it
+    (module initialisers draw from the global generator)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        yield
+
+
 def build(name: str, seed: int = 0):
     """``(model, input_size, example_inputs)`` of ``MODELS[name]``, weights seeded."""
     make, size, inputs = MODELS[name]
-    with torch.random.fork_rng():  # initialisers draw from the global generator: restore it
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = make()
     return model, size, inputs() if inputs is not None else None
 

@@ -38,6 +38,7 @@ from models import (
     build,
     circular,
     resnet18,
+    seeded,
 )
 from network_models import (
     compare_model,
@@ -110,8 +111,9 @@ def test_models_against_torch_on_shifted_inputs(case, data):
     size = data.draw(sizes, label="input_size")
     shift = data.draw(shift_strategy, label="shift")
     mode = data.draw(st.sampled_from(["zero", "cyclic"]), label="mode")
-    torch.manual_seed(0)
-    graph, sampled, differ = compare_model(make(), size, shift, mode)
+    with seeded(0):
+        model = make()
+    graph, sampled, differ = compare_model(model, size, shift, mode)
     old = SAMPLED.get(case, (0, 0))
     SAMPLED[case] = (old[0] + sampled, old[1] + differ)
     assert differ == sampled, f"only {differ} of {sampled} non-exact positions differ"
@@ -414,8 +416,9 @@ ROTATION_CASES = {
 def test_models_against_torch_on_turned_inputs(case, data):
     make, sizes, kw = ROTATION_CASES[case]
     size = data.draw(sizes, label="input_size")
-    torch.manual_seed(0)
-    cert, sampled, differ = compare_model_symmetry(make(), size, **kw)
+    with seeded(0):
+        model = make()
+    cert, sampled, differ = compare_model_symmetry(model, size, **kw)
     assert differ == sampled, f"only {differ} of {sampled} non-exact positions differ"
 
 

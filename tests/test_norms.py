@@ -261,12 +261,15 @@ def test_reshaped_kernel_norm_is_what_torch_spectral_norm_divides_by():
     """torch.nn.utils.parametrizations.spectral_norm: after enough power
     iterations (one per forward in training mode) the weight it uses is
     W / sigma; sigma equals reshaped_kernel_norm (dim 1 for ConvTranspose)."""
-    torch.manual_seed(0)  # spectral_norm draws its start vectors from the global generator
-    for module, transposed in ((torch.nn.Conv2d(3, 5, 3), False),
-                               (torch.nn.ConvTranspose2d(3, 5, 3), True)):
-        module = module.double()
-        original = module.weight.detach().clone()
-        sn = torch.nn.utils.parametrizations.spectral_norm(module, n_power_iterations=50)
+    for make, transposed in ((lambda: torch.nn.Conv2d(3, 5, 3), False),
+                             (lambda: torch.nn.ConvTranspose2d(3, 5, 3), True)):
+        # the initialiser and spectral_norm's start vectors draw from the
+        # global generator: seed it for this block only
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            module = make().double()
+            original = module.weight.detach().clone()
+            sn = torch.nn.utils.parametrizations.spectral_norm(module, n_power_iterations=50)
         sn.train()
         for _ in range(20):
             sn.parametrizations.weight.original  # noqa: B018 - touch

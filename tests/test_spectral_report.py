@@ -9,7 +9,7 @@ constant), and ``torch.nn.utils.spectral_norm``'s reshaped matrix.
 import numpy as np
 import pytest
 import torch
-from models import resnet18
+from models import resnet18, seeded
 from reference import probe_matrix
 from torch import nn
 
@@ -18,12 +18,12 @@ from symtoe.network.spectral import spectral_report
 
 
 def chain():
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(4, 4, 3, stride=2, padding=1, padding_mode="circular"), nn.Tanh(),
-        nn.Conv2d(4, 3, 1), nn.Flatten(), nn.Linear(3 * 4 * 4, 5),
-    ).double()
+    with seeded(0):
+        return nn.Sequential(
+            nn.Conv2d(2, 4, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(4, 4, 3, stride=2, padding=1, padding_mode="circular"), nn.Tanh(),
+            nn.Conv2d(4, 3, 1), nn.Flatten(), nn.Linear(3 * 4 * 4, 5),
+        ).double()
 
 
 def test_rows_of_a_chain_match_each_layer():
@@ -61,8 +61,9 @@ def test_product_bounds_the_jacobian_of_a_chain():
 
 
 def test_a_resnet_says_what_the_product_leaves_out():
-    torch.manual_seed(1)
-    report = spectral_report(resnet18(width=4, num_classes=3), (3, 32, 32))
+    with seeded(1):
+        model = resnet18(width=4, num_classes=3)
+    report = spectral_report(model, (3, 32, 32))
     assert sum(r.kind == "conv" for r in report.rows) == 20
     assert sum(r.kind == "linear" for r in report.rows) == 1
     reasons = "\n".join(report.unaccounted)
