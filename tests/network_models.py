@@ -356,7 +356,8 @@ def compare_model(model, input_size, shift, mode: str, *, samples: int = 20, see
     Exact positions of every node agree to ``EXACT_TOL`` for three draws; up
     to ``samples`` non-exact positions of pre-activation nodes (all but
     nonnegative activations) each differ by more than ``DIFF_TOL`` for one of
-    five draws; nodes without an output shift match no integer output shift.
+    five draws; nodes without an output shift match no integer output shift
+    (unless the shift empties the input).
     Returns ``(graph, sampled, differing)``.
     """
     from symtoe.network.model_certificate import model_graph
@@ -375,15 +376,19 @@ def compare_model(model, input_size, shift, mode: str, *, samples: int = 20, see
         runs.append((OpValues(model, x), OpValues(model, sliced_shift(x, shift, mode))))
     errors = {n: [] for n in nodes}
     matches = {}  # (node, u) -> whether u matches in every draw
+    n_in = g.size(g.input_name)
+    # a zero-fill shift with |t| >= n empties the input: every map is then f(0)
+    # and any shift that empties it matches where f(0) = 0, though the
+    # certificate (like the layer's) says "none" where t / stride is no integer
+    emptied = mode == "zero" and any(abs(t) >= m for t, m in zip(shift, n_in))
     for plain, shifted in runs:
         for n in nodes:
             size, out_shift = g.size(n), shifts[n]
             y, ys = graph.as_map(n, plain[graph.refs[n]]), graph.as_map(n, shifted[graph.refs[n]])
             scale = max(1.0, float(y.abs().max()))
             if out_shift is None:
-                if _activation(g.nodes[n].fact):  # a dead ReLU matches any shift
+                if emptied or _activation(g.nodes[n].fact):  # a dead ReLU matches any shift
                     continue
-                n_in = g.size(g.input_name)
                 ranges = [{t * o // m, -(-t * o // m)} for t, o, m in zip(shift, size, n_in)]
                 for u in itertools.product(*ranges):
                     err = (ys - (sliced_shift(y, u, mode) if size else y)).abs().max()

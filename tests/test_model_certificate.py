@@ -136,6 +136,20 @@ def test_circular_resnet_commutes_with_cyclic_shifts_of_its_stride():
     assert differ == sampled  # the circular F.pad's own grid is not periodic
 
 
+@pytest.mark.parametrize("shift", [(16, 1), (-20, 3), (0, 16), (16, 0)], ids=str)
+def test_a_zero_fill_shift_that_empties_the_input(shift):
+    """|t| >= n in zero mode: the shifted input is 0.  The output shift keeps
+    its definition, t over the accumulated stride or "none" (as for one
+    layer), and torch agrees wherever the certificate says exact."""
+    with seeded(0):
+        model = circular(small_resnet())
+    graph, sampled, differ = compare_model(model, (3, 16, 16), shift, "zero")
+    assert differ == sampled
+    cert = model_shift_check(graph, shift, mode="zero", at="layer1")  # stride 4
+    divisible = all(t % 4 == 0 for t in shift)
+    assert cert.output_shift == (tuple(t // 4 for t in shift) if divisible else None)
+
+
 def test_antialiased_resnet_against_torch():
     """BlurPool's buffer filter becomes a FixedConv (exact for its taps)."""
     model = antialias(ResNet(BasicBlock, (1, 1), width=2, num_classes=3))
