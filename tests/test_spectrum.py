@@ -126,7 +126,7 @@ def test_top_prunes_blocks_and_matches_sedghi_recipe(count, chunk, monkeypatch):
     seen = []
     block_values = Circulant.block_values
     monkeypatch.setattr(Circulant, "block_values",
-                        lambda self, b, *args: seen.append(b.shape[0]) or block_values(self, b, *args))
+                        lambda self, f, *args: seen.append(f.shape[1]) or block_values(self, f, *args))
     values, modes = circulant.top(count)
     np.testing.assert_allclose(values, _sedghi_reference(kernel, (12, 11))[:count], rtol=1e-12)
     assert sum(m[3] for m in modes) >= count
@@ -237,3 +237,39 @@ def test_dense_svd_refused_from_sizes_before_building(monkeypatch):
         singular_values(spec, w)
     with pytest.raises(ValueError, match=r"dense_limit=4096.*pass dense_limit=14400"):
         singular_values(spec, w, method="dense")
+
+
+@pytest.mark.parametrize("share", [0.0, np.inf], ids=["zherk-grams", "tap-grams"])
+@pytest.mark.parametrize("spec", FFT_GRID.values(), ids=FFT_GRID.keys())
+def test_fft_through_scipy_blas_paths(spec, share, monkeypatch):
+    """Every block through scipy's BLAS / LAPACK (BLAS_SIDE=1: zherk or tap
+    products, zpotrf, eigvalsh one block at a time), in chunks of one
+    frequency: all values and the top ones are those of the torch matrix."""
+    monkeypatch.setattr(spectrum, "BLAS_SIDE", 1)
+    monkeypatch.setattr(spectrum, "TAP_GRAM_SHARE", share)
+    monkeypatch.setattr(spectrum, "CHUNK_BYTES", 1)
+    w = random_weight(spec, 3)
+    ref = reference_svd(spec, w)
+    np.testing.assert_allclose(singular_values(spec, w), ref, rtol=0, atol=1e-9 * ref[0])
+    for count in (1, 4):
+        np.testing.assert_allclose(singular_values(spec, w, top=count), ref[:count], rtol=1e-9)
+
+
+@pytest.mark.parametrize("share", [0.0, np.inf], ids=["zherk-grams", "tap-grams"])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_top_keeps_tied_frequencies(stride, share, monkeypatch):
+    """A kernel symmetric under swapping its two axes, on a square grid: the
+    blocks at (f1, f2) and (f2, f1) have the same values, so values come tied
+    from different frequencies (stride 1: the 3rd to 6th largest).  The
+    Cholesky test at one block's value must not exclude its twin."""
+    monkeypatch.setattr(spectrum, "BLAS_SIDE", 1)
+    monkeypatch.setattr(spectrum, "TAP_GRAM_SHARE", share)
+    rng = np.random.default_rng(11)
+    kernel = rng.standard_normal((6, 6, 3, 3))
+    kernel = kernel + kernel.transpose(0, 1, 3, 2)
+    spec = circ(6, 6, 3, (8, 8), padding=1, stride=stride)
+    circulant = spectrum.circulant_of(spec, torch.from_numpy(kernel))
+    assert (circulant.tap_grams is not None) == (share == np.inf)
+    ref = reference_svd(spec, torch.from_numpy(kernel))
+    for count in (1, 2, 3, 5):
+        np.testing.assert_allclose(circulant.top(count)[0], ref[:count], rtol=1e-12)

@@ -74,6 +74,13 @@ CHUNK_BYTES = 32 * 2**20
 #: Most values that ``singular_values(top=...)`` finds by pruning blocks
 #: (:meth:`Circulant.top`, which keeps a row per value); more are sorted from all.
 TOP_BY_PRUNING = 4096
+#: Smallest block side for which Gram matrices and Cholesky tests run block
+#: by block through scipy's BLAS / LAPACK (``zherk``, ``zpotrf``) instead of
+#: batched through torch.
+BLAS_SIDE = 24
+#: Gram matrices come from tap products (:attr:`Circulant.tap_grams`) when
+#: those take less than this share of the flops of a ``zherk`` per block.
+TAP_GRAM_SHARE = 0.5
 #: Blocks with a squared singular value below this fraction of their largest
 #: one are redone with svdvals (the Gram matrix loses digits there).
 _GRAM_FLOOR = 1e-8
@@ -111,7 +118,7 @@ def check_weight(spec: ConvSpec, weight, *, name: str = "weight", detach: bool =
             f"but got {tuple(w.shape)}"
         )
     w = w.to("cpu", torch.float64)
-    if not bool(torch.isfinite(w).all()):
+    if not math.isfinite(float(w.sum())) and not bool(torch.isfinite(w).all()):
         raise ValueError(f"{name} must be finite, but it has NaN or infinite entries")
     if spec.flip:
         w = w.flip(tuple(range(2, 2 + spec.rank)))
@@ -238,9 +245,11 @@ class Circulant:
         g, co, ci = self.block_shape
         return out.reshape(k, g, co, ci)
 
-    def phases(self, f: np.ndarray, dtype=torch.complex128) -> torch.Tensor:
-        """``exp(-2 pi i f . u_j / M)``, shape (F, taps), exact integer angles."""
-        u = self.taps[0]
+    def phases(self, f: np.ndarray, dtype=torch.complex128, u: np.ndarray | None = None
+               ) -> torch.Tensor:
+        """``exp(-2 pi i f . u_j / M)``, shape (F, taps), exact integer angles
+        (``u``: other integer offsets than the taps', shape (rank, J))."""
+        u = self.taps[0] if u is None else u
         turns = np.zeros((f.shape[1], u.shape[1]))
         for a, m in enumerate(self.phases_grid):
             turns = turns + ((f[a][:, None] * u[a][None, :]) % m) / m
@@ -251,8 +260,21 @@ class Circulant:
         """The DFT blocks at frequencies ``f``: shape (F, groups, C_out/g, C_in/g * phases).
 
         Differentiable in ``weight`` (default: ``self.weight``)."""
-        flat = self._complex_kernel if weight is None else self._flat(weight)
-        return (self.phases(f, flat.dtype) @ flat).reshape(f.shape[1], *self.block_shape)
+        if weight is None and min(self.block_shape[1:]) >= BLAS_SIDE:
+            out = torch.from_numpy(_complex_times_real(self.phases(f).numpy(), self._tap_matrix))
+        else:
+            flat = self._complex_kernel if weight is None else self._flat(weight)
+            out = self.phases(f, flat.dtype) @ flat
+        return out.reshape(f.shape[1], *self.block_shape)
+
+    @cached_property
+    def _tap_matrix(self) -> np.ndarray:
+        """:meth:`kernel_matrix` transposed, real, shape (block entries, taps):
+        a view of the weight when every tap is in one phase."""
+        if self.read_phases == 1:
+            return self.weight.detach().reshape(-1, self.taps[0].shape[1]).numpy()
+        return np.ascontiguousarray(
+            self.kernel_matrix().detach().reshape(self.taps[0].shape[1], -1).numpy().T)
 
     def _flat(self, weight) -> torch.Tensor:
         kernel = self.kernel_matrix(weight)
@@ -266,33 +288,148 @@ class Circulant:
 
     def chunks(self, f=None, count=None):
         """Yield ``(f, count)`` in chunks of at most :data:`CHUNK_BYTES` of
-        blocks (default: the half spectrum, :meth:`frequencies`)."""
+        blocks and Gram matrices (default: the half spectrum,
+        :meth:`frequencies`)."""
         if f is None:
             f, count = self.frequencies()
-        per = 16 * math.prod(self.block_shape) * 3  # blocks, Gram, workspace
+        g, co, ci = self.block_shape
+        held = 2 * min(co, ci) ** 2 if self.tap_grams is not None else co * ci + min(co, ci) ** 2
+        per = 16 * g * held  # complex entries per frequency, with workspace
         size = max(1, CHUNK_BYTES // max(per, 1))
         for start in range(0, f.shape[1], size):
             yield f[:, start:start + size], count[start:start + size]
 
-    def block_values(self, blocks: torch.Tensor, top: int | None = None,
+    def block_values(self, f: np.ndarray, top: int | None = None,
                      grams: torch.Tensor | None = None) -> torch.Tensor:
-        """Singular values of each block, descending, shape (..., r) with
-        ``r = min(block sides)`` (or ``top`` of them); ``grams``: the blocks'
-        :meth:`grams` when already made."""
-        ev = torch.linalg.eigvalsh(self.grams(blocks) if grams is None else grams)
-        ev = ev.flip(-1).clamp(min=0)
-        if top is not None:
-            ev = ev[..., :top]
-        if ev.dtype == torch.float64:
-            low = ev[..., -1] < _GRAM_FLOOR * ev[..., 0]
-            if bool(low.any()):
-                ev[low] = torch.linalg.svdvals(blocks[low])[..., : ev.shape[-1]] ** 2
+        """Singular values of the blocks at frequencies ``f``, descending,
+        shape (F, groups, r) with ``r = min(block sides)`` (or ``top`` of
+        them); ``grams``: their :meth:`grams_at` when already made."""
+        grams = self.grams_at(f) if grams is None else grams
+        r = grams.shape[-1]
+        keep = r if top is None else min(top, r)
+        if r < BLAS_SIDE:
+            ev = torch.linalg.eigvalsh(grams).flip(-1)[..., :keep]
+        else:
+            from scipy.linalg import eigvalsh
+
+            subset = None if keep == r else [r - keep, r - 1]
+            ev = torch.from_numpy(np.stack([
+                eigvalsh(g, check_finite=False, subset_by_index=subset)[::-1]
+                for g in grams.reshape(-1, r, r).numpy()
+            ])).reshape(*grams.shape[:-2], keep)
+        ev = ev.clamp(min=0)
+        low = ev[..., -1] < _GRAM_FLOOR * ev[..., 0]
+        if bool(low.any()):
+            ev[low] = torch.linalg.svdvals(self.blocks(f)[low])[..., :keep] ** 2
         return ev.sqrt()
 
     def grams(self, blocks: torch.Tensor) -> torch.Tensor:
-        """The smaller Gram matrix of each block (``B B^H`` or ``B^H B``)."""
+        """Per block, a Hermitian matrix whose eigenvalues are the block's
+        squared singular values: the smaller Gram matrix (``B B^H`` or ``B^H
+        B``) or its conjugate.  Only the lower triangle is set, which is all
+        that ``eigvalsh`` and ``cholesky`` read.  Blocks with a side of at
+        least :data:`BLAS_SIDE` go one by one through BLAS ``zherk`` (half
+        the work of a product), smaller ones batched through torch."""
         a, b = blocks.shape[-2:]
-        return blocks @ blocks.mH if a <= b else blocks.mH @ blocks
+        if min(a, b) < BLAS_SIDE:
+            return blocks @ blocks.mH if a <= b else blocks.mH @ blocks
+        from scipy.linalg.blas import zherk
+
+        flat = blocks.detach().reshape(-1, a, b).contiguous().numpy()
+        out = np.empty((flat.shape[0], min(a, b), min(a, b)), dtype=np.complex128)
+        for i, block in enumerate(flat):  # block.T is Fortran-ordered: no copy
+            out[i] = zherk(1.0, block.T, trans=2 if a <= b else 0, lower=1)
+        return torch.from_numpy(out).reshape(*blocks.shape[:-2], *out.shape[1:])
+
+    @staticmethod
+    def below(grams: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Whether a Cholesky factorisation of ``shift I - G`` succeeds, per
+        Gram matrix ``G`` (lower triangle read) and shift (broadcast): proof,
+        up to the rounding that the caller's margin covers, that ``lambda_1(G)
+        < shift``.  Large matrices go one by one through LAPACK ``zpotrf``."""
+        shift = shift.expand(grams.shape[:-2])
+        side = grams.shape[-1]
+        if side < BLAS_SIDE:
+            eye = torch.eye(side, dtype=grams.dtype)
+            return torch.linalg.cholesky_ex(shift[..., None, None] * eye - grams).info == 0
+        from scipy.linalg.lapack import zpotrf
+
+        flat = grams.reshape(-1, side, side).numpy()
+        ok = np.empty(flat.shape[0], dtype=bool)
+        diagonal = np.arange(side)
+        for i, (gram, s) in enumerate(zip(flat, shift.reshape(-1).tolist())):
+            m = -gram.T  # Fortran order: LAPACK works in place
+            m[diagonal, diagonal] += s
+            ok[i] = zpotrf(m, lower=0, overwrite_a=1, clean=0)[1] == 0
+        return torch.from_numpy(ok).reshape(shift.shape)
+
+    def grams_at(self, f: np.ndarray) -> torch.Tensor:
+        """:meth:`grams` of the blocks at frequencies ``f``, from the tap
+        products (:attr:`tap_grams`) when that is cheaper than the blocks."""
+        terms = self.tap_grams
+        if terms is None:
+            return self.grams(self.blocks(f))
+        offsets, q = terms[:2]
+        out = _complex_times_real(self.phases(f, u=offsets).numpy(), q.reshape(-1, q.shape[-1]))
+        return torch.from_numpy(out).reshape(f.shape[1], *q.shape[:-1])
+
+    @cached_property
+    def tap_grams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """The Gram matrices ``B(f) B(f)^H`` as trigonometric polynomials in
+        ``f``, or ``None`` where forming the blocks is cheaper (or ``B^H B``
+        is the smaller Gram matrix).
+
+        ``B(f) = sum_j W_j exp(-2 pi i f . u_j / M)`` with tap ``j`` in the
+        columns of its phase, so ``B(f) B(f)^H = sum_d exp(-2 pi i f . d / M)
+        Q_d`` with ``Q_d = sum W_j W_j'^T`` over the taps of one phase with
+        ``u_j - u_j' = d (mod M)``: a real product per pair of taps, once,
+        instead of a complex Gram matrix per frequency (about 10x less work
+        for a 3x3 stride-2 layer, 3x for a stride-1 layer at 14 x 14).
+
+        Returns ``(d, Q, bound, terms)``: offsets (rank, D), ``Q`` (groups,
+        r, r, D), per group ``|| sum_p A_p A_p^T ||_2 <= sum_p
+        ||A_p||_F^2`` with ``A_p`` the sum of ``|W_j|`` over phase ``p``'s
+        taps, and the count of products behind an entry of ``Q``-sums:
+        every entry of the computed ``G(f)`` is a sum of at most ``terms``
+        products of kernel entries and unit phases, so ``|fl(G) - G| <=
+        gamma_terms sum_p A_p A_p^T`` entrywise.
+        """
+        g_count, co, ci = self.block_shape
+        if co > ci or co < BLAS_SIDE or math.prod(self.weight.shape[2:]) == 1:
+            return None
+        u, phase = self.taps
+        taps = u.shape[1]
+        c_in_g = self.weight.shape[1]
+        j1, j2 = np.nonzero(phase[:, None] == phase[None, :])
+        m = np.array(self.phases_grid)[:, None]
+        offsets, which = np.unique((u[:, j1] - u[:, j2]) % m, axis=1, return_inverse=True)
+        which = which.reshape(-1)
+        freqs = self.frequencies()[0].shape[1]
+        by_taps = (len(j1) + taps) * co * co * c_in_g + 4 * offsets.shape[1] * freqs * co * co
+        if by_taps >= TAP_GRAM_SHARE * 4 * freqs * co * co * ci:  # zherk of every block
+            return None
+        from scipy.linalg.blas import dgemm
+
+        w = np.ascontiguousarray(
+            self.weight.detach().reshape(g_count, co, c_in_g, taps).permute(3, 0, 1, 2).numpy())
+        offset_of = dict(zip(zip(j1.tolist(), j2.tolist()), which.tolist()))
+        q = np.zeros((offsets.shape[1], g_count, co, co))
+        q_t = np.zeros_like(q)  # the transposed terms, added once at the end
+        for g in range(g_count):
+            for j in range(taps):  # W_j' W_j^T for the j' >= j of j's phase, stacked
+                mates = j2[(j1 == j) & (j2 >= j)]
+                stack = np.ascontiguousarray(w[mates, g]).reshape(-1, c_in_g)
+                prod = dgemm(1.0, w[j, g].T, stack.T, trans_a=1).T.reshape(len(mates), co, co)
+                for k, mate in enumerate(mates.tolist()):
+                    q[offset_of[mate, j], g] += prod[k]
+                    if mate != j:  # W_j W_j'^T is its transpose
+                        q_t[offset_of[j, mate], g] += prod[k]
+        q += q_t.swapaxes(-1, -2)
+        q = np.ascontiguousarray(np.moveaxis(q, 0, -1))
+        a = np.zeros((self.read_phases, g_count, co, c_in_g))
+        np.add.at(a, phase, np.abs(w))
+        bound = (a ** 2).sum(axis=(0, 2, 3))
+        return offsets, q, bound, c_in_g + taps * taps + offsets.shape[1] + 4
 
     def top(self, count: int) -> tuple[np.ndarray, list[tuple[np.ndarray, int, int, int]]]:
         """The ``count`` largest singular values (descending, a conjugate pair
@@ -319,16 +456,19 @@ class Circulant:
         where a block is ill-conditioned), as for :meth:`singular_values`.
         """
         f_all, mult_all = self.frequencies()
+        # a fixed shuffle: neighbouring frequencies have close values, so a
+        # sweep in order would meet a new largest value (a decomposition) often
+        order = np.random.default_rng(0).permutation(f_all.shape[1])
+        f_all, mult_all = f_all[:, order], mult_all[order]
         g_count, co, ci = self.block_shape
         eps = np.finfo(np.float64).eps
         r_side, c_side = sorted((co, ci))
-        eye = torch.eye(r_side, dtype=torch.complex128)
         rows: list = []
         tau = 0.0  # 0 until count values are known
 
-        def take(blocks, grams, f, mult):
+        def take(f, mult, grams):
             nonlocal rows, tau
-            v = self.block_values(blocks, count, grams).numpy()  # (F, G, r)
+            v = self.block_values(f, count, grams).numpy()  # (F, G, r)
             flat = v.reshape(-1)
             idx = np.argpartition(flat, flat.size - min(count, flat.size))[-count:]
             fi, g, j = np.unravel_index(idx, v.shape)
@@ -337,9 +477,24 @@ class Circulant:
             found = np.repeat([r[0] for r in rows], [r[4] for r in rows])
             tau = found[count - 1] ** 2 if len(found) >= count else 0.0
 
+        terms = self.tap_grams
         for f, mult in self.chunks(f_all, mult_all):
-            blocks = self.blocks(f)
-            grams = self.grams(blocks)
+            grams = self.grams_at(f)
+            trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1).numpy()  # (F, G)
+            if terms is None:
+                rounding = (c_side + 2) * trace
+            else:
+                rounding = (terms[3] + 2) * np.broadcast_to(terms[2], trace.shape)
+
+            def shift(tau, i=slice(None), trace=trace, rounding=rounding):
+                return torch.from_numpy(
+                    tau - 4 * eps * ((r_side + 2) ** 2 * (tau + trace[i]) + rounding[i]))
+
+            if r_side >= BLAS_SIDE:  # one frequency at a time: decompose only new records
+                for i in range(f.shape[1]):
+                    if tau == 0 or not self.below(grams[i], shift(tau, i)).all():
+                        take(f[:, i:i + 1], mult[i:i + 1], grams[i:i + 1])
+                continue
             todo = np.ones(f.shape[1], dtype=bool)
             if tau == 0:  # seed: the blocks of largest lower bound that cover count
                 x = torch.ones(*grams.shape[:-1], 1, dtype=grams.dtype)
@@ -350,16 +505,12 @@ class Circulant:
                 order = np.argsort(-lower, kind="stable")
                 cover = np.cumsum(mult[order] * g_count * r_side)
                 first = np.sort(order[: int(np.searchsorted(cover, count)) + 1])
-                take(blocks[first], grams[first], f[:, first], mult[first])
+                take(f[:, first], mult[first], grams[first])
                 todo[first] = False
             if tau > 0 and todo.any():
-                trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1)
-                margin = 4 * eps * ((r_side + 2) ** 2 * (tau + trace) + (c_side + 2) * trace)
-                shift = (tau - margin).to(grams.dtype)[..., None, None]
-                fails = torch.linalg.cholesky_ex(shift * eye - grams).info != 0
-                todo &= fails.any(-1).numpy()
+                todo &= ~self.below(grams, shift(tau)).all(-1).numpy()
             if todo.any():
-                take(blocks[todo], grams[todo], f[:, todo], mult[todo])
+                take(f[:, todo], mult[todo], grams[todo])
         values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
         return values, [r[1:] for r in rows]
 
@@ -409,10 +560,23 @@ class Circulant:
         if top is not None and want <= TOP_BY_PRUNING:
             values = self.top(want)[0]
         else:
-            parts = [np.repeat(self.block_values(self.blocks(f)).reshape(len(count), -1).numpy(),
+            parts = [np.repeat(self.block_values(f).reshape(len(count), -1).numpy(),
                                count, axis=0).ravel() for f, count in self.chunks()]
             values = np.sort(np.concatenate(parts))[::-1]
         return np.concatenate([values[:want], np.zeros(max(0, want - len(values)))])
+
+
+def _complex_times_real(waves: np.ndarray, real: np.ndarray) -> np.ndarray:
+    """``waves @ real.T``, complex (F, N), from a complex (F, J) and a real
+    C-ordered (N, J) array: two real BLAS products (``real`` is read as the
+    Fortran-ordered J x N matrix, without a copy).  scipy's BLAS, the one
+    that the Gram and Cholesky steps use, so no two thread pools compete."""
+    from scipy.linalg.blas import dgemm
+
+    out = np.empty((waves.shape[0], real.shape[0]), dtype=np.complex128)
+    out.real = dgemm(1.0, real.T, waves.real.T, trans_a=1).T
+    out.imag = dgemm(1.0, real.T, waves.imag.T, trans_a=1).T
+    return out
 
 
 def _largest(rows: list, count: int) -> list:
