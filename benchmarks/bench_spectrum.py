@@ -31,7 +31,8 @@ every layer: all of them, and the largest only.  Delattre et al. 2024's
 zero-padding bound (about 11% loose in their paper) is not reimplemented.
 
 Timings are CPU seconds of this process (``time.process_time``) with
-``torch.set_num_threads(--threads)``: on a machine shared with other jobs,
+``torch.set_num_threads(--threads)`` and as many BLAS threads for scipy's
+OpenBLAS (through threadpoolctl): on a machine shared with other jobs,
 wall time says more about the neighbours than about the code.  ``--clock
 wall`` times wall seconds instead, the figure that matters with ``--threads 2``
 on a quiet machine.
@@ -287,7 +288,8 @@ def run(quick: bool, dense_32: bool = False) -> list[dict]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a subset of layers, about a minute")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch and BLAS threads (default 1)")
     parser.add_argument("--power-seconds", type=float, default=None,
                         help="CPU budget of the old power iteration per layer "
                         "(default 20, quick 0)")
@@ -298,6 +300,13 @@ def main(argv=None) -> int:
     global clock
     clock = CLOCK[args.clock]
     torch.set_num_threads(args.threads)
+    try:  # scipy's OpenBLAS, which symtoe's FFT path uses, keeps its own threads
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.threads, user_api="blas")
+    except ImportError:
+        print("threadpoolctl is not installed: scipy's BLAS uses its default threads",
+              file=sys.stderr)
     power = args.power_seconds if args.power_seconds is not None else (0 if args.quick else 20)
     cpu_name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
                      if line.startswith("model name")), "unknown CPU")

@@ -273,3 +273,19 @@ def test_top_keeps_tied_frequencies(stride, share, monkeypatch):
     ref = reference_svd(spec, torch.from_numpy(kernel))
     for count in (1, 2, 3, 5):
         np.testing.assert_allclose(circulant.top(count)[0], ref[:count], rtol=1e-12)
+
+
+@pytest.mark.parametrize("side", [1, 5, 40])
+def test_lanczos_lower_bound_is_below_the_largest_eigenvalue(side):
+    """The pruning bound of top(1): a Ritz value, never above numpy's largest
+    eigenvalue, and equal to it once the Krylov space is the whole space.
+    Only the lower triangle is read (the upper one is garbage here)."""
+    rng = np.random.default_rng(side)
+    b = rng.standard_normal((side, side + 3)) + 1j * rng.standard_normal((side, side + 3))
+    gram = b @ b.conj().T
+    top = np.linalg.eigvalsh(gram)[-1]
+    garbage = np.tril(gram) + np.triu(rng.standard_normal((side, side)), 1)
+    for steps in (1, 3, side):
+        assert spectrum._lanczos_lower(garbage, steps) <= top * (1 + 1e-14)
+    assert spectrum._lanczos_lower(garbage, side) == pytest.approx(top, rel=1e-10)
+    assert spectrum._lanczos_lower(np.zeros((side, side), dtype=complex)) == 0

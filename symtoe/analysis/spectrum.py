@@ -38,11 +38,16 @@ so only half the frequencies of the last axis are computed and the others
 counted twice.  Each block's values come from ``eigvalsh`` of its smaller
 Gram matrix; blocks with a singular value below ``1e-4`` of their largest
 (where the Gram matrix would lose digits) are redone with ``svdvals``.
-For the ``top`` largest values only, a Cholesky factorisation proves most
-blocks too small to matter, and only the others are decomposed
+Where it is cheaper, the Gram matrices come straight from products of
+pairs of taps (:attr:`Circulant.tap_grams`), without the blocks.  For the
+``top`` largest values only, a Cholesky factorisation proves most blocks
+too small to matter, and only the others are decomposed
 (:meth:`Circulant.top`).
 
-torch is imported here.
+Blocks of side :data:`BLAS_SIDE` or more go one by one through scipy's BLAS
+and LAPACK (``zherk``, ``zpotrf``, ``eigvalsh``; their threads follow
+``OPENBLAS_NUM_THREADS``, not ``torch.set_num_threads``); smaller ones are
+batched in torch.  torch is imported here.
 """
 
 from __future__ import annotations
@@ -437,20 +442,23 @@ class Circulant:
         come from (the ``index``-th singular value of group ``g``'s block at
         frequency ``f``).
 
-        Only the blocks that can hold one of them are decomposed.  In the
-        first chunk of frequencies, the blocks of largest ``x^H G x`` after a
-        few power steps on their Gram matrices ``G`` are decomposed
-        (``eigvalsh``) until ``count`` values are known; their smallest,
-        ``tau``, is at most the ``count``-th largest value of the layer.
-        Every other block is decomposed only if a Cholesky factorisation of
-        ``(tau - margin) I - G`` fails (and ``tau`` rises with what it
+        Only the blocks that can hold one of them are decomposed
+        (``eigvalsh``), the frequencies taken in a fixed shuffle.  Once
+        ``count`` values are known, their smallest, ``tau``, is at most the
+        ``count``-th largest value of the layer, and a further block is
+        decomposed only if a Cholesky factorisation of ``(tau - margin) I -
+        G`` of its Gram matrix ``G`` fails (``tau`` rises with what it
         finds): one that succeeds proves ``lambda_1(G) < tau``, so the block
-        holds none of the ``count`` largest.  ``margin`` covers the rounding
-        of the Gram matrix (``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm
-        is at most ``gamma_c trace(G)``) and of the factorisation (Higham,
-        *Accuracy and Stability of Numerical Algorithms*, Thm. 10.5: ``R^H R
-        = A + dA``, ``|dA| <= gamma_(r+1) |R^H| |R|``, norm at most ``r
-        gamma_(r+1) ||A||``).
+        holds none of the ``count`` largest.  Large blocks go one frequency
+        at a time, so only new largest values (about ``log F`` of ``F``
+        frequencies in a shuffle) are decomposed; small ones a chunk at a
+        time, seeded with the blocks of largest ``x^H G x`` after a few power
+        steps.  ``margin`` covers the rounding of the Gram matrix (from the
+        blocks: ``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm is at most
+        ``gamma_c trace(G)``; from tap products: :attr:`tap_grams`) and of
+        the factorisation (Higham, *Accuracy and Stability of Numerical
+        Algorithms*, Thm. 10.5: ``R^H R = A + dA``, ``|dA| <= gamma_(r+1)
+        |R^H| |R|``, norm at most ``r gamma_(r+1) ||A||``).
 
         Values are float64 ``eigvalsh`` of the Gram matrices (``svdvals``
         where a block is ill-conditioned), as for :meth:`singular_values`.
@@ -478,22 +486,27 @@ class Circulant:
             tau = found[count - 1] ** 2 if len(found) >= count else 0.0
 
         terms = self.tap_grams
+
+        def shift(grams, tau):
+            """``tau - margin`` per Gram matrix."""
+            trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1).numpy()
+            rounding = (c_side + 2) * trace if terms is None else (terms[3] + 2) * terms[2]
+            return torch.from_numpy(
+                tau - 4 * eps * ((r_side + 2) ** 2 * (tau + trace) + rounding))
+
+        pending = []  # count == 1: (lower bound, f, mult) of the blocks not yet excluded
+        lower = 0.0  # count == 1: the largest lower bound so far
         for f, mult in self.chunks(f_all, mult_all):
             grams = self.grams_at(f)
-            trace = grams.diagonal(dim1=-2, dim2=-1).real.sum(-1).numpy()  # (F, G)
-            if terms is None:
-                rounding = (c_side + 2) * trace
-            else:
-                rounding = (terms[3] + 2) * np.broadcast_to(terms[2], trace.shape)
-
-            def shift(tau, i=slice(None), trace=trace, rounding=rounding):
-                return torch.from_numpy(
-                    tau - 4 * eps * ((r_side + 2) ** 2 * (tau + trace[i]) + rounding[i]))
-
-            if r_side >= BLAS_SIDE:  # one frequency at a time: decompose only new records
+            if r_side >= BLAS_SIDE:  # one frequency at a time
                 for i in range(f.shape[1]):
-                    if tau == 0 or not self.below(grams[i], shift(tau, i)).all():
-                        take(f[:, i:i + 1], mult[i:i + 1], grams[i:i + 1])
+                    if count > 1:  # decompose the new records
+                        if tau == 0 or not self.below(grams[i], shift(grams[i], tau)).all():
+                            take(f[:, i:i + 1], mult[i:i + 1], grams[i:i + 1])
+                    elif lower == 0 or not self.below(grams[i], shift(grams[i], lower)).all():
+                        bound = max(_lanczos_lower(g) for g in grams[i].numpy())
+                        pending.append((bound, f[:, i:i + 1], mult[i:i + 1]))
+                        lower = max(lower, bound)
                 continue
             todo = np.ones(f.shape[1], dtype=bool)
             if tau == 0:  # seed: the blocks of largest lower bound that cover count
@@ -501,16 +514,21 @@ class Circulant:
                 for _ in range(4):
                     x = grams @ x
                     x = x / torch.linalg.vector_norm(x, dim=-2, keepdim=True).clamp(min=1e-300)
-                lower = (x.mH @ grams @ x).real.reshape(f.shape[1], -1).amax(1).numpy()
-                order = np.argsort(-lower, kind="stable")
+                estimate = (x.mH @ grams @ x).real.reshape(f.shape[1], -1).amax(1).numpy()
+                order = np.argsort(-estimate, kind="stable")
                 cover = np.cumsum(mult[order] * g_count * r_side)
                 first = np.sort(order[: int(np.searchsorted(cover, count)) + 1])
                 take(f[:, first], mult[first], grams[first])
                 todo[first] = False
             if tau > 0 and todo.any():
-                todo &= ~self.below(grams, shift(tau)).all(-1).numpy()
+                todo &= ~self.below(grams, shift(grams, tau)).all(-1).numpy()
             if todo.any():
                 take(f[:, todo], mult[todo], grams[todo])
+        # count == 1: the pending blocks, best first, against the final bound
+        for _, f, mult in sorted(pending, key=lambda p: -p[0]):
+            grams = self.grams_at(f)
+            if tau == 0 or not self.below(grams[0], shift(grams[0], max(tau, lower))).all():
+                take(f, mult, grams)
         values = np.repeat([r[0] for r in rows], [r[4] for r in rows])[:count]
         return values, [r[1:] for r in rows]
 
@@ -577,6 +595,31 @@ def _complex_times_real(waves: np.ndarray, real: np.ndarray) -> np.ndarray:
     out.real = dgemm(1.0, real.T, waves.real.T, trans_a=1).T
     out.imag = dgemm(1.0, real.T, waves.imag.T, trans_a=1).T
     return out
+
+
+def _lanczos_lower(gram: np.ndarray, steps: int = 12) -> float:
+    """A lower bound on the largest eigenvalue of the Hermitian matrix whose
+    lower triangle ``gram`` holds: the largest Ritz value of ``steps``
+    Lanczos steps (a Rayleigh quotient, so never above it, up to rounding)."""
+    from scipy.linalg import eigvalsh_tridiagonal
+    from scipy.linalg.blas import zhemv
+
+    side = gram.shape[0]
+    upper = gram.T  # Fortran order; its upper triangle holds conj(G): the same eigenvalues
+    x = np.random.default_rng(side).standard_normal(side).astype(np.complex128)
+    x /= np.linalg.norm(x)
+    previous, beta = np.zeros_like(x), 0.0
+    alphas, betas = [], []
+    for _ in range(min(steps, side)):
+        y = zhemv(1.0, upper, x, lower=0)
+        alphas.append(float(np.vdot(x, y).real))
+        y -= alphas[-1] * x + beta * previous
+        beta = float(np.linalg.norm(y))
+        if beta <= 1e-12 * max(abs(alphas[-1]), 1e-300):
+            break
+        betas.append(beta)
+        previous, x = x, y / beta
+    return float(eigvalsh_tridiagonal(np.array(alphas), np.array(betas[: len(alphas) - 1]))[-1])
 
 
 def _largest(rows: list, count: int) -> list:
