@@ -451,9 +451,13 @@ class Circulant:
         finds): one that succeeds proves ``lambda_1(G) < tau``, so the block
         holds none of the ``count`` largest.  Large blocks go one frequency
         at a time, so only new largest values (about ``log F`` of ``F``
-        frequencies in a shuffle) are decomposed; small ones a chunk at a
-        time, seeded with the blocks of largest ``x^H G x`` after a few power
-        steps.  ``margin`` covers the rounding of the Gram matrix (from the
+        frequencies in a shuffle) are decomposed; for ``count == 1`` not even
+        those: the sweep tests against the largest Lanczos lower bound
+        (a Ritz value) of the blocks that failed so far, and at the end only
+        those of them that the final bound cannot exclude are decomposed
+        (usually one).  Small blocks go a chunk at a time, seeded with the
+        blocks of largest ``x^H G x`` after a few power steps.  ``margin``
+        covers the rounding of the Gram matrix (from the
         blocks: ``|fl(G) - G| <= gamma_c |B|^H |B|``, whose norm is at most
         ``gamma_c trace(G)``; from tap products: :attr:`tap_grams`) and of
         the factorisation (Higham, *Accuracy and Stability of Numerical
