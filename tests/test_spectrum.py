@@ -289,3 +289,19 @@ def test_lanczos_lower_bound_is_below_the_largest_eigenvalue(side):
         assert spectrum._lanczos_lower(garbage, steps) <= top * (1 + 1e-14)
     assert spectrum._lanczos_lower(garbage, side) == pytest.approx(top, rel=1e-10)
     assert spectrum._lanczos_lower(np.zeros((side, side), dtype=complex)) == 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_weight_is_refused(bad):
+    spec = circ(1, 1, 3, 4, padding=1)
+    with pytest.raises(ValueError, match="weight must be finite, but it has NaN or infinite"):
+        singular_values(spec, [[[1.0, bad, 3.0]]])
+
+
+def test_huge_finite_weight_whose_sum_overflows_is_accepted():
+    """check_weight sums the weight first; an overflowing sum of finite values
+    falls back to the entrywise test instead of refusing the weight."""
+    spec = circ(1, 1, 2, 2, padding=((1, 0),))
+    huge = [[[1e308, 1e308]]]
+    assert np.isinf(float(torch.tensor(huge, dtype=torch.float64).sum()))
+    np.testing.assert_array_equal(spectrum.check_weight(spec, huge).numpy(), huge)

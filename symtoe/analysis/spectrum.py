@@ -123,7 +123,7 @@ def check_weight(spec: ConvSpec, weight, *, name: str = "weight", detach: bool =
             f"but got {tuple(w.shape)}"
         )
     w = w.to("cpu", torch.float64)
-    if not math.isfinite(float(w.sum())) and not bool(torch.isfinite(w).all()):
+    if not math.isfinite(float(w.detach().sum())) and not bool(torch.isfinite(w).all()):
         raise ValueError(f"{name} must be finite, but it has NaN or infinite entries")
     if spec.flip:
         w = w.flip(tuple(range(2, 2 + spec.rank)))
