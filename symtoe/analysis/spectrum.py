@@ -331,8 +331,9 @@ class Circulant:
     def grams(self, blocks: torch.Tensor) -> torch.Tensor:
         """Per block, a Hermitian matrix whose eigenvalues are the block's
         squared singular values: the smaller Gram matrix (``B B^H`` or ``B^H
-        B``) or its conjugate.  Only the lower triangle is set, which is all
-        that ``eigvalsh`` and ``cholesky`` read.  Blocks with a side of at
+        B``) or its conjugate.  Only the lower triangle is guaranteed (the
+        BLAS path leaves the upper one zero): all that ``eigvalsh`` and
+        ``cholesky`` read.  Blocks with a side of at
         least :data:`BLAS_SIDE` go one by one through BLAS ``zherk`` (half
         the work of a product), smaller ones batched through torch."""
         a, b = blocks.shape[-2:]
