@@ -255,6 +255,19 @@ def test_fft_through_scipy_blas_paths(spec, share, monkeypatch):
         np.testing.assert_allclose(singular_values(spec, w, top=count), ref[:count], rtol=1e-9)
 
 
+def test_tap_products_over_their_memory_budget_fall_back_to_blocks(monkeypatch):
+    """Tap products are not chunked: above TAP_GRAM_BYTES the Gram matrices
+    come from the blocks, with the same values."""
+    spec = circ(32, 32, 3, (6, 6), padding=1, stride=2)
+    w = random_weight(spec, 4)
+    monkeypatch.setattr(spectrum, "TAP_GRAM_SHARE", np.inf)
+    assert spectrum.circulant_of(spec, w).tap_grams is not None
+    monkeypatch.setattr(spectrum, "TAP_GRAM_BYTES", 2 * 8 * 9 * 32 * 32 - 1)  # 9 offsets
+    assert spectrum.circulant_of(spec, w).tap_grams is None
+    ref = reference_svd(spec, w)
+    np.testing.assert_allclose(singular_values(spec, w, top=2), ref[:2], rtol=1e-12)
+
+
 @pytest.mark.parametrize("share", [0.0, np.inf], ids=["zherk-grams", "tap-grams"])
 @pytest.mark.parametrize("stride", [1, 2])
 def test_top_keeps_tied_frequencies(stride, share, monkeypatch):

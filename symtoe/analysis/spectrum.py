@@ -86,6 +86,8 @@ BLAS_SIDE = 24
 #: Gram matrices come from tap products (:attr:`Circulant.tap_grams`) when
 #: those take less than this share of the flops of a ``zherk`` per block.
 TAP_GRAM_SHARE = 0.5
+#: Most bytes that the tap products ``Q_d`` may hold (they are not chunked).
+TAP_GRAM_BYTES = 256 * 2**20
 #: Blocks with a squared singular value below this fraction of their largest
 #: one are redone with svdvals (the Gram matrix loses digits there).
 _GRAM_FLOOR = 1e-8
@@ -382,8 +384,9 @@ class Circulant:
     @cached_property
     def tap_grams(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
         """The Gram matrices ``B(f) B(f)^H`` as trigonometric polynomials in
-        ``f``, or ``None`` where forming the blocks is cheaper (or ``B^H B``
-        is the smaller Gram matrix).
+        ``f``, or ``None`` where forming the blocks is cheaper, where the
+        products would hold more than :data:`TAP_GRAM_BYTES`, or where ``B^H
+        B`` is the smaller Gram matrix.
 
         ``B(f) = sum_j W_j exp(-2 pi i f . u_j / M)`` with tap ``j`` in the
         columns of its phase, so ``B(f) B(f)^H = sum_d exp(-2 pi i f . d / M)
@@ -413,6 +416,8 @@ class Circulant:
         freqs = self.frequencies()[0].shape[1]
         by_taps = (len(j1) + taps) * co * co * c_in_g + 4 * offsets.shape[1] * freqs * co * co
         if by_taps >= TAP_GRAM_SHARE * 4 * freqs * co * co * ci:  # zherk of every block
+            return None
+        if 2 * 8 * offsets.shape[1] * g_count * co * co > TAP_GRAM_BYTES:  # Q and its transposes
             return None
         from scipy.linalg.blas import dgemm
 
